@@ -1,0 +1,74 @@
+import {readdir, stat} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
+
+export const DEFAULT_SUFFIXES = ['.pcap', '.pcapng', '.cap']
+
+export interface DiscoveryOptions {
+  /** File name endings to accept; each also matches with a trailing .gz. */
+  suffixes?: string[]
+  /** Applied to the full path; files that do not match are left out. */
+  regexp?: RegExp
+}
+
+export interface FoundFile {
+  path: string
+  size: number
+  mtimeMs: number
+}
+
+export interface Discovery {
+  files: FoundFile[]
+  /** Inputs that could not be read (missing, permission), each with a message. */
+  problems: string[]
+}
+
+function accepts(name: string, suffixes: string[]): boolean {
+  const lower = name.toLowerCase()
+  const base = lower.endsWith('.gz') ? lower.slice(0, -3) : lower
+  return suffixes.some((s) => base.endsWith(s.toLowerCase()) || lower.endsWith(s.toLowerCase()))
+}
+
+/**
+ * Expands files and directories (recursively) into capture files. Files named explicitly are taken whatever their
+ * suffix; files found in directories must carry one of the suffixes. Sorted, each path once.
+ */
+export async function discoverCaptures(inputs: string[], opts: DiscoveryOptions = {}): Promise<Discovery> {
+  const suffixes = opts.suffixes?.length ? opts.suffixes : DEFAULT_SUFFIXES
+  const found = new Map<string, FoundFile>()
+  const problems: string[] = []
+  const keep = (path: string, size: number, mtimeMs: number): void => {
+    if (!opts.regexp || opts.regexp.test(path)) found.set(path, {path, size, mtimeMs})
+  }
+  const walk = async (dir: string): Promise<void> => {
+    let entries
+    try {
+      entries = await readdir(dir, {withFileTypes: true})
+    } catch (e) {
+      problems.push(`${dir}: ${(e as Error).message}`)
+      return
+    }
+    for (const ent of entries) {
+      const p = join(dir, ent.name)
+      if (ent.isDirectory()) await walk(p)
+      else if ((ent.isFile() || ent.isSymbolicLink()) && accepts(ent.name, suffixes)) {
+        try {
+          const st = await stat(p)
+          if (st.isFile()) keep(p, st.size, st.mtimeMs)
+        } catch (e) {
+          problems.push(`${p}: ${(e as Error).message}`)
+        }
+      }
+    }
+  }
+  for (const input of inputs) {
+    const p = resolve(input)
+    try {
+      const st = await stat(p)
+      if (st.isDirectory()) await walk(p)
+      else keep(p, st.size, st.mtimeMs)
+    } catch {
+      problems.push(`${input}: no such file or directory`)
+    }
+  }
+  return {files: [...found.values()].sort((a, b) => a.path.localeCompare(b.path)), problems}
+}

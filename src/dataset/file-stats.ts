@@ -1,0 +1,97 @@
+import type {CaptureReader, PacketRecord} from '../pcap/reader.js'
+import {linkTypeName} from '../pcap/linktype.js'
+
+/** What `map` learns about one capture: plain data, so it crosses worker threads and lands in the JSON. */
+export interface CaptureSummary {
+  packets: number
+  /** Sum of captured lengths. */
+  size: number
+  /** Sum of original lengths (capinfos' "Data size"). */
+  dataSize: number
+  maxPacketSize: number
+  snaplen: number
+  /** Earliest and latest timestamps as [seconds, nanoseconds], null when no record has one. */
+  first: [number, number] | null
+  last: [number, number] | null
+  outOfOrder: number
+  /** Records without a timestamp (pcapng Simple Packet Blocks). */
+  untimed: number
+  format: string
+  byteOrder: string
+  tsPrecision: string
+  gzip: boolean
+  linkTypes: {id: number; name: string}[]
+  truncated: number
+  overSnaplen: number
+  error: string | null
+}
+
+/** Accumulates per-record figures without allocating: called once per packet on the hot path. */
+export class StatsAccumulator {
+  packets = 0
+  size = 0
+  dataSize = 0
+  maxPacketSize = 0
+  minSec = Infinity
+  minNsec = 0
+  maxSec = -Infinity
+  maxNsec = 0
+  prevSec = -Infinity
+  prevNsec = 0
+  outOfOrder = 0
+  untimed = 0
+  readonly linkTypes = new Set<number>()
+  private lastLink = -1
+
+  add(rec: PacketRecord): void {
+    this.packets++
+    this.size += rec.caplen
+    this.dataSize += rec.origLen
+    if (rec.caplen > this.maxPacketSize) this.maxPacketSize = rec.caplen
+    if (rec.linkType !== this.lastLink) {
+      this.linkTypes.add(rec.linkType)
+      this.lastLink = rec.linkType
+    }
+    if (!rec.hasTs) {
+      this.untimed++
+      return
+    }
+    const s = rec.tsSec
+    const ns = rec.tsNsec
+    if (s < this.minSec || (s === this.minSec && ns < this.minNsec)) {
+      this.minSec = s
+      this.minNsec = ns
+    }
+    if (s > this.maxSec || (s === this.maxSec && ns > this.maxNsec)) {
+      this.maxSec = s
+      this.maxNsec = ns
+    }
+    if (s < this.prevSec || (s === this.prevSec && ns < this.prevNsec)) this.outOfOrder++
+    this.prevSec = s
+    this.prevNsec = ns
+  }
+}
+
+/** Builds the summary from what was read; `reader` is null when the file could not even be opened. */
+export function finishSummary(reader: CaptureReader | null, acc: StatsAccumulator, error: string | null): CaptureSummary {
+  const types = acc.linkTypes.size > 0 ? [...acc.linkTypes] : reader?.interfaces.map((i) => i.linkType) ?? []
+  return {
+    packets: acc.packets,
+    size: acc.size,
+    dataSize: acc.dataSize,
+    maxPacketSize: acc.maxPacketSize,
+    snaplen: reader?.snaplen ?? 0,
+    first: acc.minSec === Infinity ? null : [acc.minSec, acc.minNsec],
+    last: acc.maxSec === -Infinity ? null : [acc.maxSec, acc.maxNsec],
+    outOfOrder: acc.outOfOrder,
+    untimed: acc.untimed,
+    format: reader?.format ?? 'unknown',
+    byteOrder: reader?.byteOrder ?? 'unknown',
+    tsPrecision: reader?.tsPrecision ?? 'unknown',
+    gzip: reader?.gzip ?? false,
+    linkTypes: [...new Set(types)].sort((a, b) => a - b).map((id) => ({id, name: linkTypeName(id)})),
+    truncated: reader?.truncated ?? 0,
+    overSnaplen: reader?.overSnaplen ?? 0,
+    error,
+  }
+}

@@ -1,0 +1,66 @@
+import {Worker} from 'node:worker_threads'
+
+/** Messages a worker posts: progress while a task runs, then exactly one result or error. */
+export type WorkerReply<R> =
+  | {kind: 'progress'; bytes: number}
+  | {kind: 'done'; result: R}
+  | {kind: 'failed'; message: string}
+
+/**
+ * A fixed set of worker threads fed from one queue, so two cores read two files at once. Each worker runs
+ * `script` and answers every task message with WorkerReply messages.
+ */
+export class WorkerPool<T, R> {
+  private readonly workers: Worker[] = []
+
+  constructor(private readonly script: URL, private readonly size: number) {}
+
+  async run(tasks: T[], onResult: (task: T, result: R) => void, onProgress?: (task: T, bytes: number) => void): Promise<void> {
+    let next = 0
+    const count = Math.max(1, Math.min(this.size, tasks.length))
+    const lanes: Promise<void>[] = []
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(this.script)
+      this.workers.push(worker)
+      lanes.push((async () => {
+        while (next < tasks.length) {
+          const task = tasks[next++]
+          onResult(task, await this.runOne(worker, task, onProgress))
+        }
+      })())
+    }
+    try {
+      await Promise.all(lanes)
+    } finally {
+      await Promise.all(this.workers.map((w) => w.terminate()))
+      this.workers.length = 0
+    }
+  }
+
+  private runOne(worker: Worker, task: T, onProgress?: (task: T, bytes: number) => void): Promise<R> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (msg: WorkerReply<R>): void => {
+        if (msg.kind === 'progress') {
+          onProgress?.(task, msg.bytes)
+          return
+        }
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        if (msg.kind === 'done') resolve(msg.result)
+        else reject(new Error(msg.message))
+      }
+      const onError = (e: Error): void => {
+        worker.off('message', onMessage)
+        reject(e)
+      }
+      worker.on('message', onMessage)
+      worker.once('error', onError)
+      worker.postMessage(task)
+    })
+  }
+}
+
+/** The worker script path next to `moduleUrl`, as .ts under tsx (tests) and .js when built. */
+export function siblingScript(moduleUrl: string, name: string): URL {
+  return new URL(`./${name}${moduleUrl.endsWith('.ts') ? '.ts' : '.js'}`, moduleUrl)
+}

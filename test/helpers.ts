@@ -1,0 +1,42 @@
+import {execFileSync, spawnSync, type SpawnSyncReturns} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+/** Public captures beside the checkout (CI has them); tests that need them skip when absent. */
+export const SHARED = resolve(ROOT, '../shared/pcaps')
+export const CORPUS = join(SHARED, 'corpus/tcpdump')
+export const HAVE_SHARED = existsSync(SHARED)
+export const TESTDATA = join(ROOT, 'testdata')
+
+const CAPTURE = /\.(pcap|pcapng|cap)(\.gz)?$/
+
+/** Capture files directly in `dir`, sorted. */
+export function capturesIn(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((f) => CAPTURE.test(f)).sort().map((f) => join(dir, f))
+}
+
+export function hasTool(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
+}
+
+/** Runs the built CLI (dist) and returns its output without throwing on a non-zero exit. */
+export function runCli(args: string[], opts: {input?: Buffer | string; env?: NodeJS.ProcessEnv} = {}): SpawnSyncReturns<Buffer> {
+  return spawnSync(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+    input: opts.input, env: {...process.env, ...opts.env}, maxBuffer: 1 << 30,
+  })
+}
+
+export function tool(cmd: string, args: string[]): Buffer {
+  return execFileSync(cmd, args, {maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe']})
+}
+
+/** A temporary directory removed when the test ends. */
+export function tempDir(t: {after: (fn: () => void) => void}, prefix = 'pcapkit-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix))
+  t.after(() => rmSync(d, {recursive: true, force: true}))
+  return d
+}
