@@ -160,11 +160,14 @@ export class PcapWriter extends BufferedWriter {
   }
 }
 
-/** pcapng (little-endian, one section), one interface per link type, nanosecond timestamps. */
+/**
+ * pcapng (little-endian, one section), one interface per link type, nanosecond timestamps. Interfaces declare
+ * snaplen 0 (no limit): sources whose records exceed their declared snaplen would otherwise be refused by libpcap.
+ */
 export class PcapngWriter extends BufferedWriter {
   private readonly ifByLink = new Map<number, number>()
 
-  constructor(sink: ByteSink, private readonly snaplen = 0, application = 'pcapkit') {
+  constructor(sink: ByteSink, application = 'pcapkit') {
     super(sink)
     const opt = Buffer.from(application)
     const optLen = 4 + ((opt.length + 3) & ~3) + 4
@@ -198,7 +201,7 @@ export class PcapngWriter extends BufferedWriter {
     o.writeUInt32LE(32, u + 4)
     o.writeUInt16LE(linkType, u + 8)
     o.writeUInt16LE(0, u + 10)
-    o.writeUInt32LE(this.snaplen, u + 12)
+    o.writeUInt32LE(0, u + 12)
     o.writeUInt16LE(9, u + 16) // if_tsresol = 10^-9
     o.writeUInt16LE(1, u + 18)
     o.writeUInt32LE(9, u + 20)
@@ -211,7 +214,8 @@ export class PcapngWriter extends BufferedWriter {
   write(p: WritablePacket): Promise<void> | void {
     const id = this.interfaceFor(p.linkType)
     const padded = (p.caplen + 3) & ~3
-    if (p.hasTs === false && id === 0) return this.writeSimple(p, padded)
+    // An SPB's captured length is implied by its original length (snaplen 0): only write one where that is exact.
+    if (p.hasTs === false && id === 0 && p.caplen === p.origLen) return this.writeSimple(p, padded)
     const len = 32 + padded
     const pending = this.reserve(len)
     const o = this.out
