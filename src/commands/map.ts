@@ -5,6 +5,7 @@ import {DEFAULT_SUFFIXES} from '../dataset/discover.js'
 import {mapDataset} from '../dataset/mapper.js'
 import {writeMetadata, type DatasetMeta} from '../dataset/metadata.js'
 import {terminalProgress} from '../progress.js'
+import {defaultIndexDir} from '../index/store.js'
 
 export default class MapCommand extends Command {
   static summary = 'Read captures and write their metadata (times, counts, sizes, link types) as JSON.'
@@ -14,6 +15,9 @@ pcapng, gzip-compressed ones detected by magic) on worker threads, and writes on
 the set's beginning/end and, per file, packets, size (captured bytes), data_size (wire bytes, as capinfos),
 max_packet_size, snaplen, beginning/end at the file's full precision, duration, delay from the set's start,
 pps, out_of_order, format, byte order, precision, link types, truncated and error.
+
+With --dump-json (or --db), it also builds the field index that \`pcapkit query\` answers from: flows (addresses,
+ports, protocol, VLAN/MPLS stack, MACs) with their record offsets, and postings from each value to its flows.
 
 With --dump-json, a later run with the same file re-reads only files that are new or whose size or mtime
 changed (--force re-reads all); files gone from disk are dropped. The JSON is written atomically.
@@ -46,6 +50,11 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     'file-workers': Flags.integer({description: `worker threads reading files in parallel [default: number of CPUs (${availableParallelism()})]`, min: 1, max: 256}),
     'dump-json': Flags.string({description: 'write the metadata JSON here (and reuse it on the next run)'}),
     force: Flags.boolean({description: 'with --dump-json: re-read every file, even unchanged ones', default: false}),
+    index: Flags.boolean({
+      description: 'build/update the field index used by `pcapkit query` (needs --dump-json or --db); --no-index to skip',
+      default: true, allowNo: true,
+    }),
+    db: Flags.string({description: 'index directory (LevelDB) [default: beside --dump-json, FILE.json → FILE.index]'}),
     config: Flags.string({description: 'YAML file with the same keys as these flags'}),
     json: Flags.boolean({description: 'print the metadata JSON to stdout', default: false}),
   }
@@ -69,16 +78,18 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     const workers = Number(pick('file-workers', flags['file-workers']) ?? availableParallelism())
     if (!Number.isInteger(workers) || workers < 1) this.error('--file-workers must be a whole number ≥ 1', {exit: 2})
     const dumpJson = pick<string>('dump-json', flags['dump-json'])
+    const db = pick<string>('db', flags.db) ?? (dumpJson ? defaultIndexDir(dumpJson) : undefined)
+    const indexDir = pick<boolean>('index', flags.index) === false ? undefined : db
 
     const outcome = await mapDataset({
       inputs: dirs, suffixes: suffixList, regexp, workers, previous: dumpJson, force: flags.force,
-      progress: terminalProgress('map'),
+      progress: terminalProgress('map'), indexDir,
     })
     for (const p of outcome.problems) this.warn(p)
     if (outcome.meta.files.length === 0) this.error('no capture files found in the inputs', {exit: 2})
     if (dumpJson) await writeMetadata(dumpJson, outcome.meta)
     if (flags.json) this.log(JSON.stringify(outcome.meta, null, 2))
-    else this.report(outcome.meta, outcome.mapped, outcome.reused, dumpJson)
+    else this.report(outcome.meta, outcome.mapped, outcome.reused, dumpJson, indexDir)
     for (const f of outcome.meta.files) if (f.error) this.logToStderr(`error: ${f.error}`)
     if (outcome.meta.failed > 0 || outcome.problems.length > 0) process.exitCode = 1
   }
@@ -91,7 +102,7 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     }
   }
 
-  private report(meta: DatasetMeta, mapped: number, reused: number, dumpJson?: string): void {
+  private report(meta: DatasetMeta, mapped: number, reused: number, dumpJson?: string, indexDir?: string): void {
     const lines = [
       `files:    ${meta.files.length} (${mapped} read, ${reused} unchanged since the last run), ${meta.failed} with errors`,
       `packets:  ${meta.packets}`,
@@ -99,6 +110,7 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
       `span:     ${meta.beginning ?? 'n/a'} .. ${meta.end ?? 'n/a'} (${meta.duration_human})`,
     ]
     if (dumpJson) lines.push(`metadata: ${dumpJson}`)
+    if (indexDir) lines.push(`index:    ${indexDir}`)
     this.log(lines.join('\n'))
   }
 }

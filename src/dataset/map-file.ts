@@ -1,19 +1,40 @@
-import {CaptureReader} from '../pcap/reader.js'
+import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader.js'
 import {describeError} from '../pcap/errors.js'
+import {decode} from '../decode/decode.js'
+import {Fields} from '../decode/fields.js'
+import {FlowTable, KEY, writeFlowKey, type FlowInfo} from '../index/flow-table.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
 
 export interface MapTask {
   path: string
+  /** Also build the flow table for the field index. */
+  index: boolean
 }
 
 export interface MapResult {
   summary: CaptureSummary
+  /** With task.index: the flows and what is needed to read their records back by offset. */
+  flows?: FlowInfo[]
+  state?: ReaderState
 }
 
 /** How often (in records) a worker reports its position, so progress moves inside big files. */
 const PROGRESS_EVERY = 1 << 16
 
-/** Reads one capture end to end and summarises it; damage is reported in the summary, never thrown. */
+/** Decodes each record into one reused Fields and files it under its flow: nothing allocated per packet. */
+class FlowIndexer {
+  readonly table = new FlowTable()
+  private readonly fields = new Fields()
+  private readonly key = Buffer.alloc(KEY.SIZE)
+
+  add(rec: PacketRecord): void {
+    decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
+    writeFlowKey(this.fields, this.key)
+    this.table.add(this.key, rec.offset, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
+  }
+}
+
+/** Reads one capture end to end and summarises (and indexes) it; damage is reported, never thrown. */
 export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
   let reader: CaptureReader
   try {
@@ -22,12 +43,14 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
     return {summary: finishSummary(null, new StatsAccumulator(), describeError(e, task.path))}
   }
   const acc = new StatsAccumulator()
+  const indexer = task.index ? new FlowIndexer() : null
   let error: string | null = null
   let reported = 0
   let sinceReport = 0
   try {
     await reader.forEach((rec) => {
       acc.add(rec)
+      indexer?.add(rec)
       // Offsets of gzip files count uncompressed bytes: their progress is taken at the end instead.
       if (++sinceReport === PROGRESS_EVERY && onProgress && !reader.gzip) {
         sinceReport = 0
@@ -40,5 +63,6 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
   } finally {
     await reader.close()
   }
-  return {summary: finishSummary(reader, acc, error)}
+  const summary = finishSummary(reader, acc, error)
+  return indexer ? {summary, flows: indexer.table.flows(), state: reader.state()} : {summary}
 }

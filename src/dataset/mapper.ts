@@ -4,6 +4,7 @@ import {discoverCaptures, type FoundFile} from './discover.js'
 import {datasetMeta, fileMeta, loadMetadata, type DatasetMeta, type FileMeta} from './metadata.js'
 import type {MapResult, MapTask} from './map-file.js'
 import {WorkerPool, siblingScript} from './worker-pool.js'
+import {IndexStore, type IndexedFile} from '../index/store.js'
 
 export interface MapOptions {
   inputs: string[]
@@ -15,6 +16,8 @@ export interface MapOptions {
   /** Re-read every file even when the previous output has it. */
   force?: boolean
   progress?: MapProgress
+  /** Build or update the field index in this LevelDB directory. */
+  indexDir?: string
 }
 
 /** Receives progress: totals once, then byte and file increments. */
@@ -33,7 +36,7 @@ export interface MapOutcome {
   problems: string[]
 }
 
-function unchanged(prev: FileMeta | undefined, f: FoundFile): prev is FileMeta {
+function unchanged(prev: {file_size: number; mtime: string} | undefined, f: FoundFile): boolean {
   return prev !== undefined && prev.file_size === f.size && Date.parse(prev.mtime) === Math.floor(f.mtimeMs)
 }
 
@@ -44,31 +47,57 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
   if (opts.previous && existsSync(opts.previous) && !opts.force) {
     for (const f of loadMetadata(opts.previous).files) before.set(f.path, f)
   }
-  const results: FileMeta[] = []
-  const todo: FoundFile[] = []
-  for (const f of files) {
-    const prev = before.get(f.path)
-    if (unchanged(prev, f)) results.push(prev)
-    else todo.push(f)
-  }
-  const reused = results.length
-  const progress = opts.progress
-  progress?.start(todo.length, todo.reduce((n, f) => n + f.size, 0))
-  const seen = new Map<string, number>()
-  const pool = new WorkerPool<MapTask, MapResult>(siblingScript(import.meta.url, 'map-worker'),
-    opts.workers ?? availableParallelism())
-  const byPath = new Map(todo.map((f) => [f.path, f]))
+  const index = opts.indexDir ? await IndexStore.open(opts.indexDir, true) : null
   try {
-    await pool.run(todo.map((f) => ({path: f.path})), (task, result) => {
-      const f = byPath.get(task.path)!
-      results.push(fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs)))
-      progress?.advance(Math.max(0, f.size - (seen.get(task.path) ?? 0)), 1)
-    }, (task, bytes) => {
-      seen.set(task.path, (seen.get(task.path) ?? 0) + bytes)
-      progress?.advance(bytes, 0)
-    })
+    const indexed = index ? await index.files() : new Map<string, IndexedFile>()
+    const results: FileMeta[] = []
+    const todo: FoundFile[] = []
+    for (const f of files) {
+      const prev = before.get(f.path)
+      // The index is checked too: a run killed between index and JSON writes is repaired by re-mapping.
+      if (unchanged(prev, f) && (!index || unchanged(indexed.get(f.path), f))) results.push(prev!)
+      else todo.push(f)
+    }
+    if (index) await dropVanished(index, indexed)
+    const reused = results.length
+    const progress = opts.progress
+    progress?.start(todo.length, todo.reduce((n, f) => n + f.size, 0))
+    const seen = new Map<string, number>()
+    const pool = new WorkerPool<MapTask, MapResult>(siblingScript(import.meta.url, 'map-worker'),
+      opts.workers ?? availableParallelism())
+    const byPath = new Map(todo.map((f) => [f.path, f]))
+    let writes = Promise.resolve()
+    try {
+      await pool.run(todo.map((f) => ({path: f.path, index: index !== null})), (task, result) => {
+        const f = byPath.get(task.path)!
+        const meta = fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs))
+        results.push(meta)
+        if (index && result.flows && result.state) {
+          const {flows, state} = result
+          // Buffers cross the worker boundary as plain Uint8Arrays: give the keys their Buffer methods back.
+          for (const fl of flows) fl.key = Buffer.from(fl.key.buffer, fl.key.byteOffset, fl.key.byteLength)
+          // One batch per file, in order: LevelDB gets one writer and each file lands whole or not at all.
+          writes = writes.then(() => index.replaceFile({
+            path: f.path, file_size: f.size, mtime: meta.mtime, first: meta.beginning_epoch, last: meta.end_epoch,
+            packets: meta.packets, gzip: meta.gzip, state,
+          }, flows))
+        }
+        progress?.advance(Math.max(0, f.size - (seen.get(task.path) ?? 0)), 1)
+      }, (task, bytes) => {
+        seen.set(task.path, (seen.get(task.path) ?? 0) + bytes)
+        progress?.advance(bytes, 0)
+      })
+    } finally {
+      await writes
+      progress?.stop()
+    }
+    return {meta: datasetMeta(results), mapped: todo.length, reused, problems}
   } finally {
-    progress?.stop()
+    await index?.close()
   }
-  return {meta: datasetMeta(results), mapped: todo.length, reused, problems}
+}
+
+/** Files that are gone from disk leave the index. */
+async function dropVanished(index: IndexStore, indexed: Map<string, IndexedFile>): Promise<void> {
+  for (const path of indexed.keys()) if (!existsSync(path)) await index.dropFile(path)
 }

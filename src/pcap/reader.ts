@@ -3,7 +3,8 @@
  * Written by hand because no npm package reads both formats in bounded memory without per-packet objects:
  * records are parsed straight out of a large reused buffer and exposed through one reused PacketRecord.
  */
-import {openSource, type ByteSource} from './source.js'
+import {open as openFile} from 'node:fs/promises'
+import {FileSource, openSource, type ByteSource} from './source.js'
 import {CaptureError} from './errors.js'
 
 export type CaptureFormat = 'pcap' | 'pcapng'
@@ -29,6 +30,23 @@ export class PacketRecord {
   recordLen = 0
 }
 
+export interface SectionInfo {
+  offset: number
+  littleEndian: boolean
+  ifBase: number
+}
+
+/** What is needed to parse a record found by offset, without reading the file from its start. */
+export interface ReaderState {
+  format: CaptureFormat
+  littleEndian: boolean
+  nanosecond: boolean
+  recordHeaderLength: number
+  snaplen: number
+  interfaces: InterfaceInfo[]
+  sections: SectionInfo[]
+}
+
 export interface InterfaceInfo {
   linkType: number
   snaplen: number
@@ -39,6 +57,7 @@ export interface InterfaceInfo {
 }
 
 const CHUNK = 4 << 20
+const RANDOM_ACCESS_CHUNK = 64 << 10
 /** Largest record we accept; wiretap's largest per-link maximum (D-Bus/USB) is 128 MiB. */
 export const MAX_RECORD = 128 << 20
 /** Beyond this a classic pcap caplen is treated as damage unless the link type allows more (wiretap's default). */
@@ -80,6 +99,8 @@ export class CaptureReader {
   truncated = 0
   /** Bytes of the truncated tail. */
   truncatedBytes = 0
+  /** pcapng sections: where each starts, its byte order and its first interface index. */
+  readonly sections: SectionInfo[] = []
 
   private buf: Buffer = Buffer.allocUnsafe(CHUNK)
   private pos = 0
@@ -114,6 +135,58 @@ export class CaptureReader {
 
   close(): Promise<void> {
     return this.source.close()
+  }
+
+  /** The parsing state after a full pass, for reading single records later (see resume). */
+  state(): ReaderState {
+    return {
+      format: this.format, littleEndian: this.le, nanosecond: this.nsec, recordHeaderLength: this.recHdrLen,
+      snaplen: this.snaplen, interfaces: this.interfaces, sections: this.sections,
+    }
+  }
+
+  /**
+   * Opens an uncompressed capture for random access with a state saved by state(): seekTo(offset) then next()
+   * reads the record there. Reads are small (64 KiB) since the wanted records may be far apart.
+   */
+  static async resume(path: string, state: ReaderState): Promise<CaptureReader> {
+    const fh = await openFile(path, 'r')
+    const r = new CaptureReader(path, new FileSource(fh))
+    r.buf = Buffer.allocUnsafe(RANDOM_ACCESS_CHUNK)
+    r.format = state.format
+    r.le = state.littleEndian
+    r.nsec = state.nanosecond
+    r.recHdrLen = state.recordHeaderLength
+    r.snaplen = state.snaplen
+    r.interfaces.push(...state.interfaces)
+    r.sections.push(...state.sections)
+    return r
+  }
+
+  /** Positions the reader on the record at `offset`, reusing buffered bytes when they cover it. */
+  seekTo(offset: number): void {
+    if (offset >= this.base && offset < this.base + this.end) {
+      this.pos = offset - this.base
+    } else {
+      (this.source as FileSource).position = offset
+      this.base = offset
+      this.pos = 0
+      this.end = 0
+      this.eof = false
+    }
+    if (this.format === 'pcapng') {
+      let lo = 0
+      for (let hi = this.sections.length - 1; lo < hi;) {
+        const mid = (lo + hi + 1) >> 1
+        if (this.sections[mid].offset <= offset) lo = mid
+        else hi = mid - 1
+      }
+      const section = this.sections[lo]
+      if (section) {
+        this.le = section.littleEndian
+        this.ifBase = section.ifBase
+      }
+    }
   }
 
   /** Stream offset of the next unparsed byte. */
@@ -318,6 +391,7 @@ export class CaptureReader {
       this.versionMajor = major
       this.versionMinor = minor
     }
+    this.sections.push({offset: this.base + p, littleEndian: this.le, ifBase: this.interfaces.length})
     this.walkOptions(p + 24, p + len - 4, () => {})
     this.ifBase = this.interfaces.length
   }

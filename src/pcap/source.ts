@@ -10,11 +10,15 @@ export interface ByteSource {
   close(): Promise<void>
 }
 
-class FileSource implements ByteSource {
+/** A plain file read sequentially from `position` (which random access may move). */
+export class FileSource implements ByteSource {
+  position = 0
+
   constructor(private readonly fh: FileHandle) {}
 
   async read(buf: Buffer, offset: number, length: number): Promise<number> {
-    const {bytesRead} = await this.fh.read(buf, offset, length, null)
+    const {bytesRead} = await this.fh.read(buf, offset, length, this.position)
+    this.position += bytesRead
     return bytesRead
   }
 

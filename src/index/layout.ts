@@ -1,0 +1,168 @@
+/*
+ * Key layout of the LevelDB index (version 1). Every key starts with the layout version, so a newer layout can
+ * live beside (and replace) an older one.
+ *
+ *   v1/meta                              {"version":1,"nextFileId":N}
+ *   v1/p/<path>                          file id (the live entry for that path)
+ *   v1/f/<fileId>                        file record (JSON): size, mtime, times, reader state, posting keys
+ *   v1/fl/<fileId>/<flowId>              flow record (binary, see encodeFlow)
+ *   v1/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
+ *
+ * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
+ */
+import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, KEY, type FlowInfo} from './flow-table.js'
+
+export const LAYOUT = 'v1'
+
+export const FIELD = {
+  KIND: 'k',
+  IP4_SRC: 'a4s',
+  IP4_DST: 'a4d',
+  IP6_SRC: 'a6s',
+  IP6_DST: 'a6d',
+  PORT_SRC: 'ps',
+  PORT_DST: 'pd',
+  PROTO: 'pr',
+  ETHERTYPE: 'et',
+  VLAN: 'vl',
+  MPLS: 'ml',
+  MAC_SRC: 'ms',
+  MAC_DST: 'md',
+} as const
+
+/** Posting value meaning "deeper in the stack than the index keeps": always a candidate for VLAN/MPLS lookups. */
+export const DEEP = 'deep'
+
+export const metaKey = `${LAYOUT}/meta`
+export const pathKey = (path: string): string => `${LAYOUT}/p/${path}`
+export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
+export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
+export const flowKey = (fileId: string, flowId: number): string => `${flowPrefix(fileId)}${hex(flowId, 8)}`
+export const postingPrefix = (field: string, value: string): string => `${LAYOUT}/x/${field}/${value}/`
+export const fileIdText = (n: number): string => hex(n, 8)
+
+export function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0')
+}
+
+/** The (field, value) pairs a flow is found by. */
+export function flowPostings(key: Buffer): [string, string][] {
+  const out: [string, string][] = []
+  const kind = key[KEY.KIND]
+  const flags = key[KEY.FLAGS]
+  out.push([FIELD.KIND, hex(kind, 2)])
+  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.ARP) {
+    out.push([FIELD.IP4_SRC, key.toString('hex', KEY.SRC, KEY.SRC + 4)], [FIELD.IP4_DST, key.toString('hex', KEY.DST, KEY.DST + 4)])
+  } else if (kind === FLOW_KIND.IPV6) {
+    out.push([FIELD.IP6_SRC, key.toString('hex', KEY.SRC, KEY.SRC + 16)], [FIELD.IP6_DST, key.toString('hex', KEY.DST, KEY.DST + 16)])
+  }
+  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) out.push([FIELD.PROTO, hex(key[KEY.PROTO], 2)])
+  if (flags & FLAG_PORTS) {
+    out.push([FIELD.PORT_SRC, key.toString('hex', KEY.SPORT, KEY.SPORT + 2)], [FIELD.PORT_DST, key.toString('hex', KEY.DPORT, KEY.DPORT + 2)])
+  }
+  out.push([FIELD.ETHERTYPE, key.toString('hex', KEY.ETHERTYPE, KEY.ETHERTYPE + 2)])
+  if (flags & FLAG_MACS) {
+    out.push([FIELD.MAC_SRC, key.toString('hex', KEY.MAC_SRC, KEY.MAC_SRC + 6)], [FIELD.MAC_DST, key.toString('hex', KEY.MAC_DST, KEY.MAC_DST + 6)])
+  }
+  for (let i = 0; i < key[KEY.VLAN_COUNT]; i++) out.push([FIELD.VLAN, key.toString('hex', KEY.VLANS + 2 * i, KEY.VLANS + 2 * i + 2)])
+  if (flags & FLAG_VLAN_DEEP) out.push([FIELD.VLAN, DEEP])
+  for (let i = 0; i < key[KEY.MPLS_COUNT]; i++) out.push([FIELD.MPLS, key.toString('hex', KEY.MPLS + 4 * i, KEY.MPLS + 4 * i + 4)])
+  if (flags & FLAG_MPLS_DEEP) out.push([FIELD.MPLS, DEEP])
+  return out
+}
+
+/** Appends unsigned integers (up to 2^53) as LEB128 varints. */
+export class VarintWriter {
+  private buf = Buffer.allocUnsafe(256)
+  private len = 0
+
+  uint(n: number): void {
+    if (this.len + 8 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2)
+      this.buf.copy(bigger, 0, 0, this.len)
+      this.buf = bigger
+    }
+    while (n >= 128) {
+      this.buf[this.len++] = (n % 128) | 128
+      n = Math.floor(n / 128)
+    }
+    this.buf[this.len++] = n
+  }
+
+  done(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len))
+  }
+}
+
+export class VarintReader {
+  pos = 0
+
+  constructor(private readonly buf: Uint8Array) {}
+
+  get more(): boolean {
+    return this.pos < this.buf.length
+  }
+
+  uint(): number {
+    let n = 0
+    let scale = 1
+    for (;;) {
+      const b = this.buf[this.pos++]
+      n += (b & 127) * scale
+      if (b < 128) return n
+      scale *= 128
+    }
+  }
+}
+
+/** Flow record: key, packets, bytes, first/last time, then the record offsets delta-encoded. */
+export function encodeFlow(f: FlowInfo): Buffer {
+  const w = new VarintWriter()
+  w.uint(f.packets)
+  w.uint(f.bytes)
+  w.uint(f.firstSec + 1) // -1 (no timed record) becomes 0
+  w.uint(f.firstNsec)
+  w.uint(f.lastSec + 1)
+  w.uint(f.lastNsec)
+  w.uint(f.offsets.length)
+  let prev = 0
+  for (const o of f.offsets) {
+    w.uint(o - prev)
+    prev = o
+  }
+  return Buffer.concat([f.key, w.done()])
+}
+
+export function decodeFlow(value: Uint8Array): FlowInfo {
+  const key = Buffer.from(value.subarray(0, KEY.SIZE))
+  const r = new VarintReader(value.subarray(KEY.SIZE))
+  const packets = r.uint()
+  const bytes = r.uint()
+  const firstSec = r.uint() - 1
+  const firstNsec = r.uint()
+  const lastSec = r.uint() - 1
+  const lastNsec = r.uint()
+  const n = r.uint()
+  const offsets: number[] = new Array(n)
+  let prev = 0
+  for (let i = 0; i < n; i++) offsets[i] = prev += r.uint()
+  return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, offsets}
+}
+
+export function encodeIds(ids: number[]): Buffer {
+  const w = new VarintWriter()
+  let prev = 0
+  for (const id of ids) {
+    w.uint(id - prev)
+    prev = id
+  }
+  return w.done()
+}
+
+export function decodeIds(value: Uint8Array): number[] {
+  const r = new VarintReader(value)
+  const out: number[] = []
+  let prev = 0
+  while (r.more) out.push(prev += r.uint())
+  return out
+}

@@ -1,0 +1,148 @@
+/*
+ * The field index in LevelDB (`level`). Each file's entries are written in ONE batch together with the pointer from
+ * its path, and the entries of the version they replace are deleted in that same batch: a run killed at any point
+ * leaves every file either fully old or fully new.
+ */
+import {Level} from 'level'
+import type {ReaderState} from '../pcap/reader.js'
+import type {FlowInfo} from './flow-table.js'
+import {
+  LAYOUT, decodeFlow, decodeIds, encodeFlow, encodeIds, fileIdText, fileKey, flowKey, flowPostings, flowPrefix,
+  metaKey, pathKey, postingPrefix,
+} from './layout.js'
+
+export interface IndexedFile {
+  id: string
+  path: string
+  file_size: number
+  mtime: string
+  /** Exact "sec.nnnnnnnnn" of the earliest and latest timed record, null without any. */
+  first: string | null
+  last: string | null
+  packets: number
+  flows: number
+  gzip: boolean
+  state: ReaderState
+  /** Every "field/value" this file has postings under (to delete them on replace). */
+  postings: string[]
+}
+
+export type NewIndexedFile = Omit<IndexedFile, 'id' | 'postings' | 'flows'>
+
+type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
+
+export class IndexStore {
+  private constructor(private readonly db: Level<string, Buffer>, readonly dir: string) {}
+
+  /** Opens (creating when asked) the index directory; a missing index is a clear error for readers. */
+  static async open(dir: string, create: boolean): Promise<IndexStore> {
+    const db = new Level<string, Buffer>(dir, {valueEncoding: 'buffer', createIfMissing: create})
+    try {
+      await db.open()
+    } catch (e) {
+      const cause = (e as {cause?: Error}).cause?.message ?? (e as Error).message
+      if (!create && /does not exist/.test(cause)) throw new Error(`no index at ${dir}: run \`pcapkit map … --dump-json FILE\` first (or give --db)`)
+      if (/lock/i.test(cause)) throw new Error(`index ${dir} is in use by another pcapkit process`)
+      throw new Error(`cannot open index ${dir}: ${cause}`)
+    }
+    return new IndexStore(db, dir)
+  }
+
+  close(): Promise<void> {
+    return this.db.close()
+  }
+
+  private async nextFileId(): Promise<number> {
+    const meta = await this.db.get(metaKey)
+    return meta ? JSON.parse(meta.toString()).nextFileId : 1
+  }
+
+  /** Live files by path. */
+  async files(): Promise<Map<string, IndexedFile>> {
+    const out = new Map<string, IndexedFile>()
+    const ids: string[] = []
+    for await (const [, id] of this.db.iterator({gte: `${LAYOUT}/p/`, lt: `${LAYOUT}/p0`})) ids.push(id.toString())
+    const records = await this.db.getMany(ids.map(fileKey))
+    for (const r of records) {
+      if (!r) continue
+      const f: IndexedFile = JSON.parse(r.toString())
+      out.set(f.path, f)
+    }
+    return out
+  }
+
+  /** Writes a file's flows and postings, replacing any earlier entry for its path, atomically. */
+  async replaceFile(file: NewIndexedFile, flows: FlowInfo[]): Promise<void> {
+    const n = await this.nextFileId()
+    const id = fileIdText(n)
+    const batch: Batch = await this.deletions(file.path)
+    const byPosting = new Map<string, number[]>()
+    flows.forEach((flow, flowId) => {
+      batch.push({type: 'put', key: flowKey(id, flowId), value: encodeFlow(flow)})
+      for (const [field, value] of flowPostings(flow.key)) {
+        const k = `${field}/${value}`
+        const ids = byPosting.get(k)
+        if (!ids) byPosting.set(k, [flowId])
+        else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
+      }
+    })
+    for (const [k, ids] of byPosting) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: encodeIds(ids)})
+    const record: IndexedFile = {...file, id, flows: flows.length, postings: [...byPosting.keys()]}
+    batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
+    batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
+    batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: 1, nextFileId: n + 1}))})
+    await this.db.batch(batch)
+  }
+
+  /** Removes a file (gone from disk, or no longer a capture) from the index, atomically. */
+  async dropFile(path: string): Promise<void> {
+    const batch = await this.deletions(path)
+    if (batch.length > 0) await this.db.batch(batch)
+  }
+
+  private async deletions(path: string): Promise<Batch> {
+    const old = await this.db.get(pathKey(path))
+    if (!old) return []
+    const id = old.toString()
+    const batch: Batch = [{type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}]
+    const record = await this.db.get(fileKey(id))
+    if (record) {
+      for (const k of (JSON.parse(record.toString()) as IndexedFile).postings) batch.push({type: 'del', key: `${LAYOUT}/x/${k}/${id}`})
+    }
+    for await (const k of this.db.keys({gte: flowPrefix(id), lt: flowPrefix(id) + '\xff'})) batch.push({type: 'del', key: k})
+    return batch
+  }
+
+  /**
+   * Flow ids per file id for field values in [from, to] (one value when `to` is omitted), e.g. all addresses of a
+   * CIDR. Only live files are returned.
+   */
+  async lookup(field: string, from: string, to = from, live: Set<string>): Promise<Map<string, Set<number>>> {
+    const out = new Map<string, Set<number>>()
+    const range = {gte: postingPrefix(field, from), lt: postingPrefix(field, to) + '\xff'}
+    for await (const [key, value] of this.db.iterator(range)) {
+      const fileId = key.slice(key.lastIndexOf('/') + 1)
+      if (!live.has(fileId)) continue
+      let set = out.get(fileId)
+      if (!set) out.set(fileId, (set = new Set()))
+      for (const id of decodeIds(value)) set.add(id)
+    }
+    return out
+  }
+
+  async flows(fileId: string, ids: number[]): Promise<FlowInfo[]> {
+    const values = await this.db.getMany(ids.map((id) => flowKey(fileId, id)))
+    return values.filter((v): v is Buffer => v !== undefined).map(decodeFlow)
+  }
+
+  async allFlows(fileId: string): Promise<FlowInfo[]> {
+    const out: FlowInfo[] = []
+    for await (const v of this.db.values({gte: flowPrefix(fileId), lt: flowPrefix(fileId) + '\xff'})) out.push(decodeFlow(v))
+    return out
+  }
+}
+
+/** The index directory that goes with a metadata JSON: dataset.json → dataset.index. */
+export function defaultIndexDir(dumpJson: string): string {
+  return dumpJson.replace(/\.json$/i, '') + '.index'
+}

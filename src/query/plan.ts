@@ -1,0 +1,115 @@
+/*
+ * Index plan: the filter AST turned into posting lookups. A plan only narrows the search to candidate flows; the
+ * exact per-packet check (the same AST, compiled) decides. So every lookup must find a SUPERSET of the flows the
+ * predicate can match, and anything the index cannot narrow soundly (`not`, lengths, times, ethertypes) is "all".
+ */
+import type {Ast, Direction} from '../filter/ast.js'
+import type {IndexStore} from '../index/store.js'
+import {DEEP, FIELD, hex} from '../index/layout.js'
+
+/** Candidate flow ids per file id; ALL means every flow of every file. */
+export type Candidates = Map<string, Set<number>> | typeof ALL
+export const ALL = 'all' as const
+
+export type Plan =
+  | {op: 'all'}
+  | {op: 'lookup'; field: string; from: string; to: string}
+  | {op: 'and' | 'or'; args: Plan[]}
+
+const all: Plan = {op: 'all'}
+const lookup = (field: string, from: string, to = from): Plan => ({op: 'lookup', field, from, to})
+
+function directed(dir: Direction, src: Plan, dst: Plan): Plan {
+  if (dir === 'src') return src
+  if (dir === 'dst') return dst
+  return {op: dir === 'src and dst' ? 'and' : 'or', args: [src, dst]}
+}
+
+/** Hex bounds of the addresses in a prefix, as the index spells them (8 or 32 hex digits). */
+function addressRange(words: number[], prefixLen: number): [string, string] {
+  let from = ''
+  let to = ''
+  words.forEach((w, i) => {
+    const bits = Math.max(0, Math.min(32, prefixLen - 32 * i))
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0
+    from += hex((w & mask) >>> 0, 8)
+    to += hex(((w & mask) | (~mask >>> 0)) >>> 0, 8)
+  })
+  return [from, to]
+}
+
+export function planFor(ast: Ast): Plan {
+  switch (ast.kind) {
+    case 'and':
+    case 'or':
+      return {op: ast.kind, args: ast.args.map(planFor)}
+    case 'not':
+      return all
+    case 'host':
+    case 'net': {
+      const [from, to] = addressRange(ast.words, ast.prefixLen)
+      const [s, d] = ast.family === 4 ? [FIELD.IP4_SRC, FIELD.IP4_DST] : [FIELD.IP6_SRC, FIELD.IP6_DST]
+      return directed(ast.dir, lookup(s, from, to), lookup(d, from, to))
+    }
+    case 'etherHost': {
+      const mac = hex(ast.hi, 4) + hex(ast.lo >>> 0, 8)
+      return directed(ast.dir, lookup(FIELD.MAC_SRC, mac), lookup(FIELD.MAC_DST, mac))
+    }
+    case 'port':
+      return directed(ast.dir, lookup(FIELD.PORT_SRC, hex(ast.low, 4), hex(ast.high, 4)),
+        lookup(FIELD.PORT_DST, hex(ast.low, 4), hex(ast.high, 4)))
+    case 'ipProto':
+      return lookup(FIELD.PROTO, hex(ast.protocol, 2))
+    case 'vlan':
+      return ast.id === null ? lookup(FIELD.VLAN, '', '\xff') : {op: 'or', args: [lookup(FIELD.VLAN, hex(ast.id, 4)), lookup(FIELD.VLAN, DEEP)]}
+    case 'mpls':
+      return ast.label === null ? lookup(FIELD.MPLS, '', '\xff') : {op: 'or', args: [lookup(FIELD.MPLS, hex(ast.label, 8)), lookup(FIELD.MPLS, DEEP)]}
+    default:
+      // network (ip/ip6/arp), etherProto, length, time: not narrowed by postings (time prunes files and flows).
+      return all
+  }
+}
+
+/** Runs a plan against the index for the given live files. */
+export async function candidates(plan: Plan, store: IndexStore, live: Set<string>): Promise<Candidates> {
+  switch (plan.op) {
+    case 'all':
+      return ALL
+    case 'lookup':
+      return store.lookup(plan.field, plan.from, plan.to, live)
+    case 'or': {
+      const parts = await Promise.all(plan.args.map((p) => candidates(p, store, live)))
+      if (parts.includes(ALL)) return ALL
+      const out = new Map<string, Set<number>>()
+      for (const part of parts as Map<string, Set<number>>[]) {
+        for (const [file, ids] of part) {
+          const set = out.get(file)
+          if (!set) out.set(file, new Set(ids))
+          else for (const id of ids) set.add(id)
+        }
+      }
+      return out
+    }
+    case 'and': {
+      let acc: Candidates = ALL
+      for (const p of plan.args) {
+        const part = await candidates(p, store, live)
+        if (part === ALL) continue
+        if (acc === ALL) {
+          acc = part
+          continue
+        }
+        const next = new Map<string, Set<number>>()
+        for (const [file, ids] of part) {
+          const other: Set<number> | undefined = acc.get(file)
+          if (!other) continue
+          const both = new Set([...ids].filter((id) => other.has(id)))
+          if (both.size > 0) next.set(file, both)
+        }
+        acc = next
+        if (acc.size === 0) break
+      }
+      return acc
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import {stat} from 'node:fs/promises'
+import type {Ast} from '../filter/ast.js'
+import {Fields} from '../decode/fields.js'
+import {parseEpoch} from '../dataset/metadata.js'
+import {discoverCaptures} from '../dataset/discover.js'
+import {mapDataset} from '../dataset/mapper.js'
+import {IndexStore, type IndexedFile} from '../index/store.js'
+import type {FlowInfo} from '../index/flow-table.js'
+import {CaptureReader, type ReaderState} from '../pcap/reader.js'
+import {describeError} from '../pcap/errors.js'
+import {ALL, candidates, planFor} from './plan.js'
+import {MatchStream, type PacketPredicate, type StreamSource} from './match-stream.js'
+import {TimeWindow, windowOf} from './time-window.js'
+
+export interface QuerySource extends StreamSource {
+  /** Earliest timestamp among the records to visit: files are opened when the merge reaches it. */
+  startSec: number
+  startNsec: number
+  /** Link types the file holds (to choose pcap or pcapng before writing). */
+  linkTypes: number[]
+  nanosecond: boolean
+  snaplen: number
+}
+
+export interface QueryPlanResult {
+  sources: QuerySource[]
+  /** Files in the index (or scanned), and files with candidate records. */
+  filesTotal: number
+  candidateRecords: number | null
+}
+
+function interfacesOf(state: ReaderState): number[] {
+  return [...new Set(state.interfaces.map((i) => i.linkType))]
+}
+
+function isNanosecond(state: ReaderState): boolean {
+  return state.format === 'pcapng' ? state.interfaces.some((i) => i.unitsPerSec > 1e6) : state.nanosecond
+}
+
+/** Indexed files that changed or vanished since they were mapped, each with a message naming it. */
+async function staleFiles(files: IndexedFile[]): Promise<{path: string; message: string; exists: boolean}[]> {
+  const stale = []
+  for (const f of files) {
+    try {
+      const st = await stat(f.path)
+      if (st.size !== f.file_size || Math.floor(st.mtimeMs) !== Date.parse(f.mtime)) {
+        stale.push({path: f.path, message: `${f.path}: changed since it was mapped`, exists: true})
+      }
+    } catch {
+      stale.push({path: f.path, message: `${f.path}: no longer exists`, exists: false})
+    }
+  }
+  return stale
+}
+
+/** Finds the records to visit: from the index (candidate flows → offsets), or every record of every file (scan). */
+export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string; scanInputs?: string[]; remap?: boolean}): Promise<QueryPlanResult> {
+  if (opts.scanInputs) return planScan(opts.scanInputs)
+  let store = await IndexStore.open(opts.db!, false)
+  try {
+    let files = [...(await store.files()).values()]
+    const stale = await staleFiles(files)
+    if (stale.length > 0) {
+      // Never answer from a changed file's old offsets: that would hand out wrong packets.
+      if (!opts.remap) throw new Error(`${stale.map((s) => s.message).join('\n')}\nrun \`pcapkit map\` again, or query with --remap`)
+      await store.close()
+      await mapDataset({inputs: stale.filter((s) => s.exists).map((s) => s.path), indexDir: opts.db})
+      store = await IndexStore.open(opts.db!, false)
+      files = [...(await store.files()).values()]
+    }
+    const all = windowOf(ast).and(window)
+    const live = files.filter((f) => all.overlaps(f.first ? parseEpoch(f.first) : null, f.last ? parseEpoch(f.last) : null) || f.first === null)
+    const found = await candidates(planFor(ast), store, new Set(live.map((f) => f.id)))
+    const sources: QuerySource[] = []
+    let candidateRecords = 0
+    for (const f of live) {
+      let flows: FlowInfo[]
+      if (found === ALL) flows = await store.allFlows(f.id)
+      else {
+        const ids = found.get(f.id)
+        if (!ids) continue
+        flows = await store.flows(f.id, [...ids].sort((a, b) => a - b))
+      }
+      flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
+      if (flows.length === 0) continue
+      const offsets = flows.flatMap((fl) => fl.offsets).sort((a, b) => a - b)
+      candidateRecords += offsets.length
+      const timed = flows.filter((fl) => fl.firstSec >= 0)
+      const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
+      sources.push({
+        path: f.path, state: f.gzip ? null : f.state, offsets,
+        startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
+        linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
+      })
+    }
+    return {sources, filesTotal: files.length, candidateRecords}
+  } finally {
+    await store.close().catch(() => {})
+  }
+}
+
+async function planScan(inputs: string[]): Promise<QueryPlanResult> {
+  const {files, problems} = await discoverCaptures(inputs)
+  if (problems.length > 0) throw new Error(problems.join('\n'))
+  const sources: QuerySource[] = []
+  for (const f of files) {
+    // Link types and precision are learned from the header now (pcapng: unknown until read); records in the merge.
+    try {
+      const r = await CaptureReader.open(f.path)
+      const state = r.state()
+      await r.close()
+      sources.push({
+        path: f.path, state: null, offsets: null, startSec: -Infinity, startNsec: 0,
+        linkTypes: r.format === 'pcap' ? interfacesOf(state) : [], nanosecond: isNanosecond(state), snaplen: state.snaplen,
+      })
+    } catch (e) {
+      throw new Error(describeError(e, f.path))
+    }
+  }
+  return {sources, filesTotal: files.length, candidateRecords: null}
+}
+
+/**
+ * Streams the matching records of all sources in global time order (k-way merge; files opened lazily in order of
+ * their first candidate). `onRecord` may return a promise (output backpressure); return false to stop early.
+ */
+export async function runQuery(
+  sources: QuerySource[], matches: PacketPredicate, window: TimeWindow,
+  onRecord: (stream: MatchStream) => boolean | Promise<boolean>,
+): Promise<void> {
+  const order = sources.map((s, i) => ({s, i})).sort((a, b) => a.s.startSec - b.s.startSec || a.s.startNsec - b.s.startNsec || a.i - b.i)
+  const heap: MatchStream[] = []
+  const fields = new Fields()
+  const before = (a: MatchStream, b: MatchStream): boolean =>
+    a.rec.tsSec < b.rec.tsSec || (a.rec.tsSec === b.rec.tsSec && (a.rec.tsNsec < b.rec.tsNsec || (a.rec.tsNsec === b.rec.tsNsec && a.order < b.order)))
+  const push = (m: MatchStream): void => {
+    let i = heap.push(m) - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!before(heap[i], heap[p])) break
+      ;[heap[i], heap[p]] = [heap[p], heap[i]]
+      i = p
+    }
+  }
+  const popTop = (): void => {
+    const last = heap.pop()!
+    if (heap.length === 0) return
+    heap[0] = last
+    for (let i = 0; ;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < heap.length && before(heap[l], heap[m])) m = l
+      if (r < heap.length && before(heap[r], heap[m])) m = r
+      if (m === i) break
+      ;[heap[i], heap[m]] = [heap[m], heap[i]]
+      i = m
+    }
+  }
+  let opened = 0
+  const open = async (): Promise<void> => {
+    const {s, i} = order[opened++]
+    const stream = await MatchStream.open(i, s, matches, window, fields)
+    if (await stream.next()) push(stream)
+    else await stream.close()
+  }
+  try {
+    for (;;) {
+      // Open every file whose first candidate is not later than the earliest pending record.
+      while (opened < order.length && (heap.length === 0 || order[opened].s.startSec < heap[0].rec.tsSec ||
+        (order[opened].s.startSec === heap[0].rec.tsSec && order[opened].s.startNsec <= heap[0].rec.tsNsec))) await open()
+      if (heap.length === 0) return
+      const top = heap[0]
+      const go = onRecord(top)
+      if ((typeof go === 'boolean' ? go : await go) === false) return
+      if (await top.next()) {
+        // Re-sift the advanced stream: pop and push keeps the heap code in one place.
+        popTop()
+        push(top)
+      } else {
+        popTop()
+        await top.close()
+      }
+    }
+  } finally {
+    await Promise.all(heap.map((m) => m.close()))
+  }
+}
