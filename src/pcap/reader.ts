@@ -309,7 +309,6 @@ export class CaptureReader {
     }
     const linkType = linkWord & 0xffff
     this.interfaces.push({linkType, snaplen: this.snaplen, unitsPerSec: this.nsec ? 1e9 : 1e6, tsOffset: 0})
-    this.rec.linkType = linkType
     this.pos = 24
   }
 
@@ -336,6 +335,7 @@ export class CaptureReader {
     rec.hasTs = true
     rec.caplen = caplen
     rec.origLen = this.u32(p + 12)
+    rec.linkType = iface.linkType
     rec.dataStart = p + hl
     rec.offset = this.base + p
     rec.recordLen = hl + caplen
