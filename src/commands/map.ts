@@ -5,7 +5,7 @@ import {DEFAULT_SUFFIXES} from '../dataset/discover.js'
 import {mapDataset} from '../dataset/mapper.js'
 import {writeMetadata, type DatasetMeta} from '../dataset/metadata.js'
 import {terminalProgress} from '../progress.js'
-import {defaultIndexDir} from '../index/store.js'
+import {defaultIndexDir} from '../index/paths.js'
 
 export default class MapCommand extends Command {
   static summary = 'Read captures and write their metadata (times, counts, sizes, link types) as JSON.'

@@ -2,7 +2,7 @@ import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader
 import {describeError} from '../pcap/errors.js'
 import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
-import {FlowTable, KEY, writeFlowKey, type FlowInfo} from '../index/flow-table.js'
+import {FlowKeyWriter, FlowTable, type FlowInfo} from '../index/flow-table.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
 
 export interface MapTask {
@@ -25,12 +25,12 @@ const PROGRESS_EVERY = 1 << 16
 class FlowIndexer {
   readonly table = new FlowTable()
   private readonly fields = new Fields()
-  private readonly key = Buffer.alloc(KEY.SIZE)
+  private readonly key = new FlowKeyWriter()
 
   add(rec: PacketRecord): void {
     decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
-    writeFlowKey(this.fields, this.key)
-    this.table.add(this.key, rec.offset, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
+    this.key.write(this.fields)
+    this.table.add(this.key.words, rec.offset, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
   }
 }
 

@@ -4,7 +4,7 @@ import {discoverCaptures, type FoundFile} from './discover.js'
 import {datasetMeta, fileMeta, loadMetadata, type DatasetMeta, type FileMeta} from './metadata.js'
 import type {MapResult, MapTask} from './map-file.js'
 import {WorkerPool, siblingScript} from './worker-pool.js'
-import {IndexStore, type IndexedFile} from '../index/store.js'
+import type {IndexStore, IndexedFile} from '../index/store.js'
 
 export interface MapOptions {
   inputs: string[]
@@ -47,7 +47,8 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
   if (opts.previous && existsSync(opts.previous) && !opts.force) {
     for (const f of loadMetadata(opts.previous).files) before.set(f.path, f)
   }
-  const index = opts.indexDir ? await IndexStore.open(opts.indexDir, true) : null
+  // LevelDB is loaded only when indexing: it adds to the start-up of every plain map.
+  const index = opts.indexDir ? await (await import('../index/store.js')).IndexStore.open(opts.indexDir, true) : null
   try {
     const indexed = index ? await index.files() : new Map<string, IndexedFile>()
     const results: FileMeta[] = []
@@ -68,7 +69,9 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
     const byPath = new Map(todo.map((f) => [f.path, f]))
     let writes = Promise.resolve()
     try {
-      await pool.run(todo.map((f) => ({path: f.path, index: index !== null})), (task, result) => {
+      // Largest files first, so no worker is left reading one big file alone at the end.
+      const bySize = [...todo].sort((a, b) => b.size - a.size)
+      await pool.run(bySize.map((f) => ({path: f.path, index: index !== null})), (task, result) => {
         const f = byPath.get(task.path)!
         const meta = fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs))
         results.push(meta)

@@ -32,50 +32,64 @@ export const FLAG_MPLS_DEEP = 8
 
 export const FLOW_KIND = {OTHER: 0, IPV4: 4, IPV6: 6, ARP: 1} as const
 
-/** Fills `key` (KEY.SIZE bytes, zeroed here) from decoded fields. */
-export function writeFlowKey(f: Fields, key: Buffer): void {
-  key.fill(0)
-  const L = f.layers
-  let flags = 0
-  if (L & LAYER.IPV4) {
-    key[KEY.KIND] = FLOW_KIND.IPV4
-    key.writeUInt32BE(f.ip4Src >>> 0, KEY.SRC)
-    key.writeUInt32BE(f.ip4Dst >>> 0, KEY.DST)
-  } else if (L & LAYER.IPV6) {
-    key[KEY.KIND] = FLOW_KIND.IPV6
-    for (let i = 0; i < 4; i++) {
-      key.writeUInt32BE(f.ip6Src[i] >>> 0, KEY.SRC + 4 * i)
-      key.writeUInt32BE(f.ip6Dst[i] >>> 0, KEY.DST + 4 * i)
+/**
+ * Builds flow keys from decoded fields into one reused, 4-byte aligned buffer, so the table can hash and compare
+ * keys as 32-bit words. DataView writes: Buffer's checked writeUInt*BE showed in profiles.
+ */
+export class FlowKeyWriter {
+  readonly key = Buffer.from(new ArrayBuffer(KEY.SIZE))
+  readonly words = new Int32Array(this.key.buffer)
+  private readonly view = new DataView(this.key.buffer)
+
+  write(f: Fields): void {
+    const v = this.view
+    this.words.fill(0)
+    const L = f.layers
+    let flags = 0
+    if (L & LAYER.IPV4) {
+      v.setUint8(KEY.KIND, FLOW_KIND.IPV4)
+      v.setUint32(KEY.SRC, f.ip4Src)
+      v.setUint32(KEY.DST, f.ip4Dst)
+    } else if (L & LAYER.IPV6) {
+      v.setUint8(KEY.KIND, FLOW_KIND.IPV6)
+      for (let i = 0; i < 4; i++) {
+        v.setUint32(KEY.SRC + 4 * i, f.ip6Src[i])
+        v.setUint32(KEY.DST + 4 * i, f.ip6Dst[i])
+      }
+    } else if (L & LAYER.ARP) {
+      v.setUint8(KEY.KIND, FLOW_KIND.ARP)
+      v.setUint32(KEY.SRC, f.arpSenderIp)
+      v.setUint32(KEY.DST, f.arpTargetIp)
     }
-  } else if (L & LAYER.ARP) {
-    key[KEY.KIND] = FLOW_KIND.ARP
-    key.writeUInt32BE(f.arpSenderIp >>> 0, KEY.SRC)
-    key.writeUInt32BE(f.arpTargetIp >>> 0, KEY.DST)
+    if (L & (LAYER.IPV4 | LAYER.IPV6)) v.setUint8(KEY.PROTO, f.ipProto)
+    if (L & PORT_LAYERS) {
+      flags |= FLAG_PORTS
+      v.setUint16(KEY.SPORT, f.srcPort)
+      v.setUint16(KEY.DPORT, f.dstPort)
+    }
+    v.setUint16(KEY.ETHERTYPE, f.etherType & 0xffff)
+    if (L & LAYER.MAC) {
+      flags |= FLAG_MACS
+      v.setUint16(KEY.MAC_SRC, f.macSrcHi)
+      v.setUint32(KEY.MAC_SRC + 2, f.macSrcLo)
+      v.setUint16(KEY.MAC_DST, f.macDstHi)
+      v.setUint32(KEY.MAC_DST + 2, f.macDstLo)
+    }
+    const vlans = L & LAYER.VLAN ? f.vlanCount : 0
+    if (vlans > KEY_VLANS) flags |= FLAG_VLAN_DEEP
+    const keptVlans = Math.min(vlans, KEY_VLANS)
+    v.setUint8(KEY.VLAN_COUNT, keptVlans)
+    for (let i = 0; i < keptVlans; i++) v.setUint16(KEY.VLANS + 2 * i, f.vlanIds[i])
+    const labels = L & LAYER.MPLS ? f.mplsCount : 0
+    if (labels > KEY_MPLS) flags |= FLAG_MPLS_DEEP
+    const keptLabels = Math.min(labels, KEY_MPLS)
+    v.setUint8(KEY.MPLS_COUNT, keptLabels)
+    for (let i = 0; i < keptLabels; i++) v.setUint32(KEY.MPLS + 4 * i, f.mplsLabels[i])
+    v.setUint8(KEY.FLAGS, flags)
   }
-  if (L & (LAYER.IPV4 | LAYER.IPV6)) key[KEY.PROTO] = f.ipProto
-  if (L & PORT_LAYERS) {
-    flags |= FLAG_PORTS
-    key.writeUInt16BE(f.srcPort, KEY.SPORT)
-    key.writeUInt16BE(f.dstPort, KEY.DPORT)
-  }
-  key.writeUInt16BE(f.etherType & 0xffff, KEY.ETHERTYPE)
-  if (L & LAYER.MAC) {
-    flags |= FLAG_MACS
-    key.writeUInt16BE(f.macSrcHi, KEY.MAC_SRC)
-    key.writeUInt32BE(f.macSrcLo >>> 0, KEY.MAC_SRC + 2)
-    key.writeUInt16BE(f.macDstHi, KEY.MAC_DST)
-    key.writeUInt32BE(f.macDstLo >>> 0, KEY.MAC_DST + 2)
-  }
-  const vlans = L & LAYER.VLAN ? f.vlanCount : 0
-  if (vlans > KEY_VLANS) flags |= FLAG_VLAN_DEEP
-  key[KEY.VLAN_COUNT] = Math.min(vlans, KEY_VLANS)
-  for (let i = 0; i < Math.min(vlans, KEY_VLANS); i++) key.writeUInt16BE(f.vlanIds[i], KEY.VLANS + 2 * i)
-  const labels = L & LAYER.MPLS ? f.mplsCount : 0
-  if (labels > KEY_MPLS) flags |= FLAG_MPLS_DEEP
-  key[KEY.MPLS_COUNT] = Math.min(labels, KEY_MPLS)
-  for (let i = 0; i < Math.min(labels, KEY_MPLS); i++) key.writeUInt32BE(f.mplsLabels[i] >>> 0, KEY.MPLS + 4 * i)
-  key[KEY.FLAGS] = flags
 }
+
+const KEY_WORDS = KEY.SIZE / 4
 
 /** One flow's figures, as stored in the index. */
 export interface FlowInfo {
@@ -87,11 +101,11 @@ export interface FlowInfo {
   lastSec: number
   lastNsec: number
   /** Record offsets in file order. */
-  offsets: number[]
+  offsets: ArrayLike<number>
 }
 
 export class FlowTable {
-  private keys = Buffer.alloc(KEY.SIZE * 1024)
+  private keys = new Int32Array(KEY_WORDS * 1024)
   private slots = new Int32Array(2048).fill(-1)
   private count = 0
   private packets = new Float64Array(1024)
@@ -109,8 +123,8 @@ export class FlowTable {
     return this.count
   }
 
-  /** Adds one packet whose key is in `key`. Untimed records (sec < 0) do not move first/last. */
-  add(key: Buffer, offset: number, wireLen: number, sec: number, nsec: number): void {
+  /** Adds one packet whose key is in `key` (FlowKeyWriter.words). Untimed records (sec < 0) leave first/last. */
+  add(key: Int32Array, offset: number, wireLen: number, sec: number, nsec: number): void {
     const id = this.lookup(key)
     this.packets[id]++
     this.bytes[id] += wireLen
@@ -132,26 +146,30 @@ export class FlowTable {
     this.pktOffset[this.pktCount++] = offset
   }
 
-  private hash(key: Buffer): number {
-    // FNV-1a over the key: cheap, and keys differ mostly in a few bytes (addresses, ports).
+  /** Hash of the key words (FNV-1a style over 32-bit words: keys differ mostly in addresses and ports). */
+  private static hash(key: Int32Array, at: number): number {
     let h = 0x811c9dc5
-    for (let i = 0; i < KEY.SIZE; i++) h = Math.imul(h ^ key[i], 0x01000193)
-    return h >>> 0
+    for (let i = 0; i < KEY_WORDS; i++) h = Math.imul(h ^ key[at + i], 0x01000193)
+    return (h ^ (h >>> 15)) >>> 0
   }
 
-  private lookup(key: Buffer): number {
+  private lookup(key: Int32Array): number {
     const mask = this.slots.length - 1
-    for (let s = this.hash(key) & mask; ; s = (s + 1) & mask) {
+    const keys = this.keys
+    for (let s = FlowTable.hash(key, 0) & mask; ; s = (s + 1) & mask) {
       const id = this.slots[s]
       if (id < 0) return this.insert(key, s)
-      if (key.compare(this.keys, id * KEY.SIZE, id * KEY.SIZE + KEY.SIZE) === 0) return id
+      const at = id * KEY_WORDS
+      let i = 0
+      while (i < KEY_WORDS && keys[at + i] === key[i]) i++
+      if (i === KEY_WORDS) return id
     }
   }
 
-  private insert(key: Buffer, slot: number): number {
+  private insert(key: Int32Array, slot: number): number {
     const id = this.count++
-    if (id * KEY.SIZE >= this.keys.length) this.growFlows()
-    key.copy(this.keys, id * KEY.SIZE)
+    if ((id + 1) * KEY_WORDS > this.keys.length) this.growFlows()
+    this.keys.set(key, id * KEY_WORDS)
     this.slots[slot] = id
     this.firstSec[id] = -1
     this.lastSec[id] = -1
@@ -161,9 +179,7 @@ export class FlowTable {
 
   private growFlows(): void {
     const n = this.packets.length * 2
-    const bigger = Buffer.alloc(KEY.SIZE * n)
-    this.keys.copy(bigger)
-    this.keys = bigger
+    this.keys = grow(this.keys, new Int32Array(KEY_WORDS * n))
     this.packets = grow(this.packets, new Float64Array(n))
     this.bytes = grow(this.bytes, new Float64Array(n))
     this.firstSec = grow(this.firstSec, new Float64Array(n))
@@ -176,7 +192,7 @@ export class FlowTable {
     this.slots = new Int32Array(this.slots.length * 2).fill(-1)
     const mask = this.slots.length - 1
     for (let id = 0; id < this.count; id++) {
-      let s = this.hash(this.keys.subarray(id * KEY.SIZE, id * KEY.SIZE + KEY.SIZE)) & mask
+      let s = FlowTable.hash(this.keys, id * KEY_WORDS) & mask
       while (this.slots[s] >= 0) s = (s + 1) & mask
       this.slots[s] = id
     }
@@ -193,21 +209,22 @@ export class FlowTable {
     const out: FlowInfo[] = []
     for (let id = 0; id < this.count; id++) {
       out.push({
-        key: Buffer.from(this.keys.subarray(id * KEY.SIZE, (id + 1) * KEY.SIZE)),
+        key: Buffer.from(this.keys.slice(id * KEY_WORDS, (id + 1) * KEY_WORDS).buffer),
         packets: this.packets[id],
         bytes: this.bytes[id],
         firstSec: this.firstSec[id],
         firstNsec: this.firstNsec[id],
         lastSec: this.lastSec[id],
         lastNsec: this.lastNsec[id],
-        offsets: Array.from(grouped.subarray(start[id], start[id + 1])),
+        // Views into one shared array: cheap to build, and one buffer to send back from a worker.
+        offsets: grouped.subarray(start[id], start[id + 1]),
       })
     }
     return out
   }
 }
 
-function grow<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+function grow<T extends Float64Array | Uint32Array | Int32Array>(from: T, to: T): T {
   to.set(from)
   return to
 }

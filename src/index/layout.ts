@@ -126,9 +126,9 @@ export function encodeFlow(f: FlowInfo): Buffer {
   w.uint(f.lastNsec)
   w.uint(f.offsets.length)
   let prev = 0
-  for (const o of f.offsets) {
-    w.uint(o - prev)
-    prev = o
+  for (let i = 0; i < f.offsets.length; i++) {
+    w.uint(f.offsets[i] - prev)
+    prev = f.offsets[i]
   }
   return Buffer.concat([f.key, w.done()])
 }

@@ -56,7 +56,7 @@ export interface InterfaceInfo {
   tsOffset: number
 }
 
-const CHUNK = 4 << 20
+const CHUNK = 1 << 20
 const RANDOM_ACCESS_CHUNK = 64 << 10
 /** Largest record we accept; wiretap's largest per-link maximum (D-Bus/USB) is 128 MiB. */
 export const MAX_RECORD = 128 << 20
@@ -103,6 +103,10 @@ export class CaptureReader {
   readonly sections: SectionInfo[] = []
 
   private buf: Buffer = Buffer.allocUnsafe(CHUNK)
+  /** DataView over buf: its reads are inlined by V8, unlike Buffer's range-checked readUInt32LE. */
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+  /** Largest caplen accepted for classic pcap, fixed per file (a per-record lookup showed in profiles). */
+  private caplenLimit = MAX_SNAPLEN_DEFAULT
   private pos = 0
   private end = 0
   /** Stream offset of buf[0]. */
@@ -153,6 +157,7 @@ export class CaptureReader {
     const fh = await openFile(path, 'r')
     const r = new CaptureReader(path, new FileSource(fh))
     r.buf = Buffer.allocUnsafe(RANDOM_ACCESS_CHUNK)
+    r.view = new DataView(r.buf.buffer, r.buf.byteOffset, r.buf.byteLength)
     r.format = state.format
     r.le = state.littleEndian
     r.nsec = state.nanosecond
@@ -160,6 +165,7 @@ export class CaptureReader {
     r.snaplen = state.snaplen
     r.interfaces.push(...state.interfaces)
     r.sections.push(...state.sections)
+    if (state.format === 'pcap') r.caplenLimit = Math.min(Math.max(maxCaplenFor(state.interfaces[0].linkType), state.snaplen), MAX_RECORD)
     return r
   }
 
@@ -199,11 +205,16 @@ export class CaptureReader {
    * throws a CaptureError naming the file and byte offset, after the records before it were delivered.
    */
   async forEach(onRecord: (rec: PacketRecord) => void): Promise<void> {
+    const pcap = this.format === 'pcap'
     for (;;) {
-      const r = this.parseNext()
-      if (r === GOT) onRecord(this.rec)
-      else if (r === DONE) return
-      else if (!(await this.fill())) this.eof = true
+      // Walk every complete record of the buffer in one synchronous loop; I/O only between buffers.
+      let r = pcap ? this.parsePcapRecord() : this.parsePcapngBlock()
+      while (r === GOT) {
+        onRecord(this.rec)
+        r = pcap ? this.parsePcapRecord() : this.parsePcapngBlock()
+      }
+      if (r === DONE) return
+      if (!(await this.fill())) this.eof = true
     }
   }
 
@@ -249,6 +260,7 @@ export class CaptureReader {
       this.end -= this.pos
       this.pos = 0
       this.buf = bigger
+      this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength)
     }
     if (!this.eof) return NEED
     const left = this.end - this.pos
@@ -260,11 +272,11 @@ export class CaptureReader {
   }
 
   private u32(off: number): number {
-    return this.le ? this.buf.readUInt32LE(off) : this.buf.readUInt32BE(off)
+    return this.view.getUint32(off, this.le)
   }
 
   private u16(off: number): number {
-    return this.le ? this.buf.readUInt16LE(off) : this.buf.readUInt16BE(off)
+    return this.view.getUint16(off, this.le)
   }
 
   private async readHeader(): Promise<void> {
@@ -309,6 +321,7 @@ export class CaptureReader {
     }
     const linkType = linkWord & 0xffff
     this.interfaces.push({linkType, snaplen: this.snaplen, unitsPerSec: this.nsec ? 1e9 : 1e6, tsOffset: 0})
+    this.caplenLimit = Math.min(Math.max(maxCaplenFor(linkType), this.snaplen), MAX_RECORD)
     this.pos = 24
   }
 
@@ -318,7 +331,7 @@ export class CaptureReader {
     if (this.end - p < hl) return this.need(hl)
     const caplen = this.u32(p + 8)
     const iface = this.interfaces[0]
-    if (caplen > Math.max(maxCaplenFor(iface.linkType), iface.snaplen) || caplen > MAX_RECORD) {
+    if (caplen > this.caplenLimit) {
       this.fail(`record caplen ${caplen} is larger than any valid packet (snaplen ${iface.snaplen})`, this.base + p)
     }
     if (this.end - p < hl + caplen) return this.need(hl + caplen)

@@ -1,5 +1,5 @@
 import {open, type FileHandle} from 'node:fs/promises'
-import {createReadStream} from 'node:fs'
+import {createReadStream, readSync} from 'node:fs'
 import {createGunzip} from 'node:zlib'
 import {Readable} from 'node:stream'
 
@@ -17,7 +17,9 @@ export class FileSource implements ByteSource {
   constructor(private readonly fh: FileHandle) {}
 
   async read(buf: Buffer, offset: number, length: number): Promise<number> {
-    const {bytesRead} = await this.fh.read(buf, offset, length, this.position)
+    // readSync: from the page cache it is ~2.5x faster than FileHandle.read, and the reader has nothing else to
+    // do meanwhile (map reads in worker threads; query and replay read ahead of their output).
+    const bytesRead = readSync(this.fh.fd, buf, offset, length, this.position)
     this.position += bytesRead
     return bytesRead
   }

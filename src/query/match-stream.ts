@@ -11,7 +11,7 @@ export interface StreamSource {
   /** Saved reader state for random access; null reads the file from its start (gzip, or a scan). */
   state: ReaderState | null
   /** Record offsets to visit, ascending; null visits every record (a scan). */
-  offsets: number[] | null
+  offsets: ArrayLike<number> | null
 }
 
 /**

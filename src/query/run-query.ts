@@ -83,7 +83,7 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       }
       flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
       if (flows.length === 0) continue
-      const offsets = flows.flatMap((fl) => fl.offsets).sort((a, b) => a - b)
+      const offsets = sortedOffsets(flows)
       candidateRecords += offsets.length
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
@@ -97,6 +97,17 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
   } finally {
     await store.close().catch(() => {})
   }
+}
+
+/** All record offsets of the flows, ascending (a typed-array sort: candidate sets can be millions). */
+function sortedOffsets(flows: FlowInfo[]): Float64Array {
+  const out = new Float64Array(flows.reduce((n, fl) => n + fl.offsets.length, 0))
+  let at = 0
+  for (const fl of flows) {
+    out.set(fl.offsets, at)
+    at += fl.offsets.length
+  }
+  return out.sort()
 }
 
 async function planScan(inputs: string[]): Promise<QueryPlanResult> {
