@@ -1,5 +1,6 @@
 import {readdir, stat} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
+import {TARBALL_NAME} from '../archive/member-name.js'
 
 export const DEFAULT_SUFFIXES = ['.pcap', '.pcapng', '.cap']
 
@@ -14,6 +15,8 @@ export interface FoundFile {
   path: string
   size: number
   mtimeMs: number
+  /** A tarball whose capture members are mapped from the stream. */
+  tarball: boolean
 }
 
 export interface Discovery {
@@ -22,22 +25,26 @@ export interface Discovery {
   problems: string[]
 }
 
-function accepts(name: string, suffixes: string[]): boolean {
+/** Whether a file name carries one of the capture suffixes (each also with .gz). */
+export function acceptsName(name: string, suffixes: string[]): boolean {
   const lower = name.toLowerCase()
   const base = lower.endsWith('.gz') ? lower.slice(0, -3) : lower
   return suffixes.some((s) => base.endsWith(s.toLowerCase()) || lower.endsWith(s.toLowerCase()))
 }
 
 /**
- * Expands files and directories (recursively) into capture files. Files named explicitly are taken whatever their
- * suffix; files found in directories must carry one of the suffixes. Sorted, each path once.
+ * Expands files and directories (recursively) into capture files and tarballs (.tar, .tar.gz, .tgz). Files named
+ * explicitly are taken whatever their suffix; files found in directories must carry one of the suffixes. Sorted,
+ * each path once.
  */
 export async function discoverCaptures(inputs: string[], opts: DiscoveryOptions = {}): Promise<Discovery> {
   const suffixes = opts.suffixes?.length ? opts.suffixes : DEFAULT_SUFFIXES
   const found = new Map<string, FoundFile>()
   const problems: string[] = []
   const keep = (path: string, size: number, mtimeMs: number): void => {
-    if (!opts.regexp || opts.regexp.test(path)) found.set(path, {path, size, mtimeMs})
+    // A tarball is kept whatever its name matches: the regexp is applied to its members (ARCHIVE#member).
+    const tarball = TARBALL_NAME.test(path)
+    if (tarball || !opts.regexp || opts.regexp.test(path)) found.set(path, {path, size, mtimeMs, tarball})
   }
   const walk = async (dir: string): Promise<void> => {
     let entries
@@ -50,7 +57,7 @@ export async function discoverCaptures(inputs: string[], opts: DiscoveryOptions 
     for (const ent of entries) {
       const p = join(dir, ent.name)
       if (ent.isDirectory()) await walk(p)
-      else if ((ent.isFile() || ent.isSymbolicLink()) && accepts(ent.name, suffixes)) {
+      else if ((ent.isFile() || ent.isSymbolicLink()) && (acceptsName(ent.name, suffixes) || TARBALL_NAME.test(ent.name))) {
         try {
           const st = await stat(p)
           if (st.isFile()) keep(p, st.size, st.mtimeMs)

@@ -4,14 +4,25 @@ import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
 import {FlowKeyWriter, FlowTable, type FlowInfo} from '../index/flow-table.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
+import {acceptsName} from './discover.js'
+import {openTarball} from '../archive/tar-source.js'
+import {tarMembers} from '../archive/tar-members.js'
+import {memberName} from '../archive/member-name.js'
+import {streamSource} from '../pcap/source.js'
 
 export interface MapTask {
   path: string
-  /** Also build the flow table for the field index. */
+  /** Also build the flow table for the field index (plain files only: tar members cannot be read by offset). */
   index: boolean
+  /** A tarball: map its capture members chosen by these suffixes and regexp (source text). */
+  tarball?: {suffixes: string[]; regexp: string | null}
 }
 
 export interface MapResult {
+  /** The file, or ARCHIVE#member for a capture inside a tarball. */
+  path: string
+  /** Size and mtime (ms) of a tar member, from its header. */
+  member?: {size: number; mtimeMs: number}
   summary: CaptureSummary
   /** With task.index: the flows and what is needed to read their records back by offset. */
   flows?: FlowInfo[]
@@ -35,15 +46,20 @@ class FlowIndexer {
 }
 
 /** Reads one capture end to end and summarises (and indexes) it; damage is reported, never thrown. */
-export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
+export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult[]> {
+  if (task.tarball) return mapTarball(task.path, task.tarball)
   let reader: CaptureReader
   try {
     reader = await CaptureReader.open(task.path)
   } catch (e) {
-    return {summary: finishSummary(null, new StatsAccumulator(), describeError(e, task.path))}
+    return [{path: task.path, summary: finishSummary(null, new StatsAccumulator(), describeError(e, task.path))}]
   }
+  return [await mapReader(task.path, reader, task.index, onProgress)]
+}
+
+async function mapReader(path: string, reader: CaptureReader, index: boolean, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
   const acc = new StatsAccumulator()
-  const indexer = task.index ? new FlowIndexer() : null
+  const indexer = index ? new FlowIndexer() : null
   let error: string | null = null
   let reported = 0
   let sinceReport = 0
@@ -59,10 +75,40 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
       }
     })
   } catch (e) {
-    error = describeError(e, task.path)
+    error = describeError(e, path)
   } finally {
     await reader.close()
   }
   const summary = finishSummary(reader, acc, error)
-  return indexer ? {summary, flows: indexer.table.flows(), state: reader.state()} : {summary}
+  return indexer ? {path, summary, flows: indexer.table.flows(), state: reader.state()} : {path, summary}
+}
+
+/**
+ * Maps the capture members of a tarball straight from the stream (no temporary files), each as ARCHIVE#member.
+ * A tarball that breaks adds an entry for the archive itself with the error.
+ */
+async function mapTarball(path: string, select: {suffixes: string[]; regexp: string | null}): Promise<MapResult[]> {
+  const results: MapResult[] = []
+  const regexp = select.regexp === null ? null : new RegExp(select.regexp)
+  try {
+    const tarball = await openTarball(path)
+    const wanted = (member: string, header: {type?: string | null}): boolean =>
+      header.type === 'file' && acceptsName(member, select.suffixes) && (!regexp || regexp.test(`${path}#${member}`))
+    for await (const m of tarMembers(tarball.tarBytes, wanted)) {
+      const name = memberName(path, m.path)
+      const member = {size: m.header.size ?? 0, mtimeMs: m.header.mtime?.getTime() ?? 0}
+      let reader: CaptureReader
+      try {
+        const {source, gzip} = await streamSource(m.stream)
+        reader = await CaptureReader.fromSource(source, name, gzip)
+      } catch (e) {
+        results.push({path: name, member, summary: finishSummary(null, new StatsAccumulator(), describeError(e, name))})
+        continue
+      }
+      results.push({...(await mapReader(name, reader, false)), member})
+    }
+  } catch (e) {
+    results.push({path, summary: finishSummary(null, new StatsAccumulator(), describeError(e, path))})
+  }
+  return results
 }

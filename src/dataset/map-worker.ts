@@ -1,4 +1,4 @@
-// Worker thread entry: maps one capture per message (see WorkerPool).
+// Worker thread entry: maps one capture (or one tarball's captures) per message (see WorkerPool).
 import {parentPort} from 'node:worker_threads'
 import {mapCapture, type MapTask} from './map-file.js'
 import type {WorkerReply} from './worker-pool.js'

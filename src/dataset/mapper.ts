@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
-import {discoverCaptures, type FoundFile} from './discover.js'
+import {DEFAULT_SUFFIXES, discoverCaptures, type FoundFile} from './discover.js'
 import {datasetMeta, fileMeta, loadMetadata, type DatasetMeta, type FileMeta} from './metadata.js'
 import type {MapResult, MapTask} from './map-file.js'
 import {WorkerPool, siblingScript} from './worker-pool.js'
@@ -44,8 +44,12 @@ function unchanged(prev: {file_size: number; mtime: string} | undefined, f: Foun
 export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
   const {files, problems} = await discoverCaptures(opts.inputs, {suffixes: opts.suffixes, regexp: opts.regexp})
   const before = new Map<string, FileMeta>()
+  const beforeInArchive = new Map<string, FileMeta[]>()
   if (opts.previous && existsSync(opts.previous) && !opts.force) {
-    for (const f of loadMetadata(opts.previous).files) before.set(f.path, f)
+    for (const f of loadMetadata(opts.previous).files) {
+      if (f.archive) beforeInArchive.set(f.archive.path, [...(beforeInArchive.get(f.archive.path) ?? []), f])
+      else before.set(f.path, f)
+    }
   }
   // LevelDB is loaded only when indexing: it adds to the start-up of every plain map.
   const index = opts.indexDir ? await (await import('../index/store.js')).IndexStore.open(opts.indexDir, true) : null
@@ -55,8 +59,10 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
     const todo: FoundFile[] = []
     for (const f of files) {
       const prev = before.get(f.path)
+      const members = beforeInArchive.get(f.path)
+      if (f.tarball && members && members.every((m) => unchanged(m.archive, f))) results.push(...members)
       // The index is checked too: a run killed between index and JSON writes is repaired by re-mapping.
-      if (unchanged(prev, f) && (!index || unchanged(indexed.get(f.path), f))) results.push(prev!)
+      else if (!f.tarball && unchanged(prev, f) && (!index || unchanged(indexed.get(f.path), f))) results.push(prev!)
       else todo.push(f)
     }
     if (index) await dropVanished(index, indexed)
@@ -64,26 +70,33 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
     const progress = opts.progress
     progress?.start(todo.length, todo.reduce((n, f) => n + f.size, 0))
     const seen = new Map<string, number>()
-    const pool = new WorkerPool<MapTask, MapResult>(siblingScript(import.meta.url, 'map-worker'),
+    const pool = new WorkerPool<MapTask, MapResult[]>(siblingScript(import.meta.url, 'map-worker'),
       opts.workers ?? availableParallelism())
     const byPath = new Map(todo.map((f) => [f.path, f]))
     let writes = Promise.resolve()
     try {
       // Largest files first, so no worker is left reading one big file alone at the end.
       const bySize = [...todo].sort((a, b) => b.size - a.size)
-      await pool.run(bySize.map((f) => ({path: f.path, index: index !== null})), (task, result) => {
+      const tarball = {suffixes: opts.suffixes?.length ? opts.suffixes : DEFAULT_SUFFIXES, regexp: opts.regexp?.source ?? null}
+      const tasks = bySize.map((f): MapTask => ({path: f.path, index: index !== null && !f.tarball, tarball: f.tarball ? tarball : undefined}))
+      await pool.run(tasks, (task, mapped) => {
         const f = byPath.get(task.path)!
-        const meta = fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs))
-        results.push(meta)
-        if (index && result.flows && result.state) {
-          const {flows, state} = result
-          // Buffers cross the worker boundary as plain Uint8Arrays: give the keys their Buffer methods back.
-          for (const fl of flows) fl.key = Buffer.from(fl.key.buffer, fl.key.byteOffset, fl.key.byteLength)
-          // One batch per file, in order: LevelDB gets one writer and each file lands whole or not at all.
-          writes = writes.then(() => index.replaceFile({
-            path: f.path, file_size: f.size, mtime: meta.mtime, first: meta.beginning_epoch, last: meta.end_epoch,
-            packets: meta.packets, gzip: meta.gzip, state,
-          }, flows))
+        for (const result of mapped) {
+          const meta = result.member
+            ? {...fileMeta(result.path, result.summary, result.member.size, result.member.mtimeMs),
+              archive: {path: f.path, file_size: f.size, mtime: new Date(Math.floor(f.mtimeMs)).toISOString()}}
+            : fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs))
+          results.push(meta)
+          if (index && result.flows && result.state) {
+            const {flows, state} = result
+            // Buffers cross the worker boundary as plain Uint8Arrays: give the keys their Buffer methods back.
+            for (const fl of flows) fl.key = Buffer.from(fl.key.buffer, fl.key.byteOffset, fl.key.byteLength)
+            // One batch per file, in order: LevelDB gets one writer and each file lands whole or not at all.
+            writes = writes.then(() => index.replaceFile({
+              path: f.path, file_size: f.size, mtime: meta.mtime, first: meta.beginning_epoch, last: meta.end_epoch,
+              packets: meta.packets, gzip: meta.gzip, state,
+            }, flows))
+          }
         }
         progress?.advance(Math.max(0, f.size - (seen.get(task.path) ?? 0)), 1)
       }, (task, bytes) => {

@@ -50,6 +50,8 @@ export interface FileMeta {
   /** For incremental mapping: the file is re-read only when these change. */
   file_size: number
   mtime: string
+  /** For a capture inside a tarball (path ARCHIVE#member): the tarball, re-read when it changes. */
+  archive?: {path: string; file_size: number; mtime: string}
 }
 
 export interface DatasetMeta {

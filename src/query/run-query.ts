@@ -115,6 +115,10 @@ async function planScan(inputs: string[]): Promise<QueryPlanResult> {
   if (problems.length > 0) throw new Error(problems.join('\n'))
   const sources: QuerySource[] = []
   for (const f of files) {
+    if (f.tarball) {
+      throw new Error(`${f.path} is a tarball: query reads records by offset, so extract its captures first ` +
+        `(pcapkit tarExtract --in-tarball ${f.path} --out-dir DIR), then map or scan DIR`)
+    }
     // Link types and precision are learned from the header now (pcapng: unknown until read); records in the merge.
     try {
       const r = await CaptureReader.open(f.path)
