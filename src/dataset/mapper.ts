@@ -65,6 +65,7 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
       else if (!f.tarball && unchanged(prev, f) && (!index || unchanged(indexed.get(f.path), f))) results.push(prev!)
       else todo.push(f)
     }
+    const replacing = index !== null && (todo.some((f) => indexed.has(f.path)) || [...indexed.keys()].some((p) => !existsSync(p)))
     if (index) await dropVanished(index, indexed)
     const reused = results.length
     const progress = opts.progress
@@ -107,6 +108,7 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
       await writes
       progress?.stop()
     }
+    if (replacing) await index.compact()
     return {meta: datasetMeta(results), mapped: todo.length, reused, problems}
   } finally {
     await index?.close()

@@ -52,6 +52,15 @@ export class IndexStore {
     return this.db.close()
   }
 
+  /**
+   * Rewrites the key space without the data of replaced and dropped files. LevelDB keeps deleted entries on disk
+   * until a compaction reaches them, which after a --force re-map doubles the index. (In Node, `level` is
+   * classic-level, which has compactRange; its types do not say so.)
+   */
+  compact(): Promise<void> {
+    return (this.db as unknown as {compactRange(start: string, end: string): Promise<void>}).compactRange(`${LAYOUT}/`, `${LAYOUT}0`)
+  }
+
   private async nextFileId(): Promise<number> {
     const meta = await this.db.get(metaKey)
     return meta ? JSON.parse(meta.toString()).nextFileId : 1
