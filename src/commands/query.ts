@@ -5,8 +5,8 @@ import {FilterSyntaxError} from '../filter/errors.js'
 import {parseDuration, parseTime, type Timestamp} from '../dataset/timefmt.js'
 import {IndexStore} from '../index/store.js'
 import {defaultIndexDir} from '../index/paths.js'
-import {openOutput, type OutputFormat} from '../query/output.js'
-import {planQuery, runQuery, type QuerySource} from '../query/run-query.js'
+import {captureChoiceFor, openOutput, type OutputFormat} from '../query/output.js'
+import {planQuery, runQuery} from '../query/run-query.js'
 import {TimeWindow} from '../query/time-window.js'
 
 export default class Query extends Command {
@@ -89,7 +89,11 @@ read; 2 bad usage (filter syntax, flags, missing index).`
     if ((format === 'pcap' || format === 'pcapng') && !flags.write && process.stdout.isTTY) {
       this.error('refusing to write a binary capture to a terminal: use -w FILE, a pipe, or --format text', {exit: 2})
     }
-    const capture = this.captureChoice(plan.sources, format, flags.format === 'pcap')
+    const choice = captureChoiceFor(plan.sources)
+    if (flags.format === 'pcap' && choice.mixed) {
+      this.error('the matching files mix link types: a classic pcap holds one; use --format pcapng', {exit: 2})
+    }
+    const capture = format === 'pcapng' ? {...choice, format: 'pcapng' as const} : choice
     const out = openOutput(format, flags.write, capture)
     let n = 0
     try {
@@ -127,22 +131,6 @@ read; 2 bad usage (filter syntax, flags, missing index).`
       return [...(await store.files()).keys()]
     } finally {
       await store.close()
-    }
-  }
-
-  /** pcap when every source has one and the same link type; pcapng otherwise (an error if pcap was asked). */
-  private captureChoice(sources: QuerySource[], format: OutputFormat, pcapAsked: boolean): {format: 'pcap' | 'pcapng'; linkType: number; nanosecond: boolean; snaplen: number} {
-    const links = new Set(sources.flatMap((s) => s.linkTypes))
-    const unknown = sources.some((s) => s.linkTypes.length === 0)
-    const single = links.size <= 1 && !unknown
-    if (pcapAsked && !single) {
-      this.error(`the matching files mix link types (${[...links].join(', ')}): a classic pcap holds one; use --format pcapng`, {exit: 2})
-    }
-    return {
-      format: format === 'pcapng' || !single ? 'pcapng' : 'pcap',
-      linkType: [...links][0] ?? 1,
-      nanosecond: sources.some((s) => s.nanosecond),
-      snaplen: Math.max(65535, ...sources.map((s) => s.snaplen)),
     }
   }
 }

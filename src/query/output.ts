@@ -128,6 +128,22 @@ export interface CaptureChoice {
 }
 
 /**
+ * Classic pcap when the sources hold one and the same link type, pcapng when they mix them or it is not known
+ * (scanned pcapng files); nanosecond pcap when any source has nanoseconds.
+ */
+export function captureChoiceFor(sources: {linkTypes: number[]; nanosecond: boolean; snaplen: number}[]): CaptureChoice & {mixed: boolean} {
+  const links = new Set(sources.flatMap((s) => s.linkTypes))
+  const single = links.size <= 1 && sources.every((s) => s.linkTypes.length > 0)
+  return {
+    format: single ? 'pcap' : 'pcapng',
+    mixed: !single,
+    linkType: [...links][0] ?? 1,
+    nanosecond: sources.some((s) => s.nanosecond),
+    snaplen: Math.max(65535, ...sources.map((s) => s.snaplen)),
+  }
+}
+
+/**
  * Opens the output: `path` '-' (or undefined) is stdout. Capture files are written to a temp name and renamed
  * when complete, so an interrupted query never leaves a partial file under the asked name.
  */

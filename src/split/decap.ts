@@ -1,6 +1,6 @@
 /*
- * Tunnel stripping for `pcapkit filter --decap`: GRE (transparent Ethernet bridging, IPv4, IPv6, ERSPAN type I, II
- * and III), VXLAN (UDP 4789) and Geneve (UDP 6081), any number of layers deep up to a limit.
+ * Tunnel stripping for `pcapkit filter --decap`: GRE (transparent Ethernet bridging, IPv4, IPv6, Cisco MetaData,
+ * ERSPAN type I, II and III), VXLAN (UDP 4789) and Geneve (UDP 6081), any number of layers deep up to a limit.
  *
  * Nothing is copied: the inner frame is a slice of the record's own buffer, so the decapsulated packet is a view
  * (start, length, link type) onto the same bytes. Inner Ethernet frames get LINKTYPE_ETHERNET, inner IP packets
@@ -22,6 +22,11 @@ const GRE_VERSION = 0x0007
 const GRE_TEB = 0x6558 // transparent Ethernet bridging: an Ethernet frame follows
 const GRE_ERSPAN_I_II = 0x88be
 const GRE_ERSPAN_III = 0x22eb
+/** Cisco MetaData (SGT tagging): an 8-byte header that starts with the inner ethertype. */
+const GRE_CISCO_METADATA = 0x8909
+const CISCO_METADATA_HEADER = 8
+/** ERSPAN III frame type (FT, 5 bits of byte 10): 0 is Ethernet; others (IP, vendor) are not opened. */
+const ERSPAN_III_FT_ETHERNET = 0
 const ERSPAN_II_HEADER = 8
 const ERSPAN_III_HEADER = 12
 const ERSPAN_III_PLATFORM_SUBHEADER = 8
@@ -84,13 +89,9 @@ export class Decapsulator {
     while (depth < this.maxDepth) {
       const found = this.findInner(view, fields)
       if (found === DECAP.PLAIN) break
-      if (found === DECAP.FAILED) {
-        if (depth > 0) {
-          view.reset(p)
-          decode(view.buf, view.dataStart, view.caplen, view.linkType, fields, view.origLen)
-        }
-        return DECAP.FAILED
-      }
+      // A deeper tunnel that cannot be opened is part of the inner traffic (a GRE keepalive inside GRE): keep the
+      // layers stripped so far. Only an outermost tunnel that cannot be opened is a failure.
+      if (found === DECAP.FAILED) return depth > 0 ? DECAP.STRIPPED : DECAP.FAILED
       const capEnd = view.dataStart + view.caplen
       const ipEnd = outerIpEnd(view, fields)
       view.origLen = ipEnd - this.innerStart
@@ -127,14 +128,17 @@ export class Decapsulator {
     if (flags & GRE_KEY) p += 4
     if (flags & GRE_SEQUENCE) p += 4
     switch (protocol) {
-      case GRE_TEB: return this.found(p, LINKTYPE.ETHERNET, end)
+      case GRE_TEB:
       case ETHERTYPE.IPV4:
-      case ETHERTYPE.IPV6: return this.found(p, LINKTYPE.RAW, end)
+      case ETHERTYPE.IPV6: return this.byEtherType(protocol, p, end)
+      case GRE_CISCO_METADATA:
+        if (p + CISCO_METADATA_HEADER > end) return DECAP.FAILED
+        return this.byEtherType(u16(buf, p), p + CISCO_METADATA_HEADER, end)
       // ERSPAN type I has no header of its own (and no GRE sequence number); type II has 8 bytes (RFC draft
       // foschiano-erspan §4.1), type III 12 plus an optional 8-byte platform sub-header flagged by its O bit.
       case GRE_ERSPAN_I_II: return this.found((flags & GRE_SEQUENCE) ? p + ERSPAN_II_HEADER : p, LINKTYPE.ETHERNET, end)
       case GRE_ERSPAN_III: {
-        if (p + ERSPAN_III_HEADER > end) return DECAP.FAILED
+        if (p + ERSPAN_III_HEADER > end || ((buf[p + 10] >> 2) & 0x1f) !== ERSPAN_III_FT_ETHERNET) return DECAP.FAILED
         const platform = (buf[p + ERSPAN_III_HEADER - 1] & 1) !== 0 ? ERSPAN_III_PLATFORM_SUBHEADER : 0
         return this.found(p + ERSPAN_III_HEADER + platform, LINKTYPE.ETHERNET, end)
       }
@@ -145,10 +149,13 @@ export class Decapsulator {
   private geneve(buf: Buffer, at: number, end: number): number {
     if (at + GENEVE_HEADER > end || (buf[at] >> 6) !== 0) return DECAP.FAILED
     const options = (buf[at] & 0x3f) * 4
-    const protocol = u16(buf, at + 2)
-    const inner = at + GENEVE_HEADER + options
-    if (protocol === GRE_TEB) return this.found(inner, LINKTYPE.ETHERNET, end)
-    if (protocol === ETHERTYPE.IPV4 || protocol === ETHERTYPE.IPV6) return this.found(inner, LINKTYPE.RAW, end)
+    return this.byEtherType(u16(buf, at + 2), at + GENEVE_HEADER + options, end)
+  }
+
+  /** A payload named by ethertype (GRE, Geneve, Cisco MetaData): Ethernet (0x6558), IPv4 or IPv6. */
+  private byEtherType(type: number, start: number, end: number): number {
+    if (type === GRE_TEB) return this.found(start, LINKTYPE.ETHERNET, end)
+    if (type === ETHERTYPE.IPV4 || type === ETHERTYPE.IPV6) return this.found(start, LINKTYPE.RAW, end)
     return DECAP.FAILED
   }
 

@@ -22,7 +22,7 @@ import {parse as parseYaml} from 'yaml'
 import {parseFilter} from '../filter/parser.js'
 import {compileFilter, type PacketPredicate} from '../filter/compile.js'
 import {FilterSyntaxError} from '../filter/errors.js'
-import {parseIpv4, parseIpv4Network, parseIpv6, parseMac} from '../filter/literals.js'
+import {parseIpv4, parseIpv6, parseMac} from '../filter/literals.js'
 
 export interface RuleSource {
   name: string
@@ -138,8 +138,11 @@ function subnetExpression(item: string): string {
   if (extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix))) throw new Error(`${item} is not an address or CIDR network`)
   if (parseIpv4(address) !== undefined) {
     if (prefix === undefined) return `ip host ${address}`
-    if (Number(prefix) > 32 || parseIpv4Network(item) === undefined) throw new Error(`${item} is not an IPv4 network`)
-    return `ip net ${item}`
+    const bits = Number(prefix)
+    if (bits > 32) throw new Error(`${item} is not an IPv4 network`)
+    // Like Go's net.ParseCIDR (gopherCap), host bits are ignored: 10.1.2.3/8 is 10.0.0.0/8.
+    const network = bits === 0 ? 0 : (parseIpv4(address)! & (~0 << (32 - bits))) >>> 0
+    return `ip net ${[24, 16, 8, 0].map((s) => (network >>> s) & 255).join('.')}/${bits}`
   }
   if (parseIpv6(address) !== undefined) {
     if (prefix === undefined) return `ip6 host ${address}`
