@@ -4,7 +4,8 @@
  *
  *   v1/meta                              {"version":1,"nextFileId":N}
  *   v1/p/<path>                          file id (the live entry for that path)
- *   v1/f/<fileId>                        file record (JSON): size, mtime, times, reader state, posting keys
+ *   v1/f/<fileId>                        file record (JSON): size, mtime, times, reader state
+ *   v1/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
  *   v1/fl/<fileId>/<flowId>              flow record (binary, see encodeFlow)
  *   v1/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
  *
@@ -36,6 +37,7 @@ export const DEEP = 'deep'
 export const metaKey = `${LAYOUT}/meta`
 export const pathKey = (path: string): string => `${LAYOUT}/p/${path}`
 export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
+export const postingListKey = (fileId: string): string => `${LAYOUT}/fp/${fileId}`
 export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
 export const flowKey = (fileId: string, flowId: number): string => `${flowPrefix(fileId)}${hex(flowId, 8)}`
 export const postingPrefix = (field: string, value: string): string => `${LAYOUT}/x/${field}/${value}/`

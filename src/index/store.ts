@@ -8,7 +8,7 @@ import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
   LAYOUT, decodeFlow, decodeIds, encodeFlow, encodeIds, fileIdText, fileKey, flowKey, flowPostings, flowPrefix,
-  metaKey, pathKey, postingPrefix,
+  metaKey, pathKey, postingListKey, postingPrefix,
 } from './layout.js'
 
 export interface IndexedFile {
@@ -23,11 +23,9 @@ export interface IndexedFile {
   flows: number
   gzip: boolean
   state: ReaderState
-  /** Every "field/value" this file has postings under (to delete them on replace). */
-  postings: string[]
 }
 
-export type NewIndexedFile = Omit<IndexedFile, 'id' | 'postings' | 'flows'>
+export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows'>
 
 type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
 
@@ -96,8 +94,10 @@ export class IndexStore {
       }
     })
     for (const [k, ids] of byPosting) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: encodeIds(ids)})
-    const record: IndexedFile = {...file, id, flows: flows.length, postings: [...byPosting.keys()]}
+    const record: IndexedFile = {...file, id, flows: flows.length}
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
+    // Kept apart from the file record, which every query reads: only a replace needs this list.
+    batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify([...byPosting.keys()]))})
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
     batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: 1, nextFileId: n + 1}))})
     await this.db.batch(batch)
@@ -113,11 +113,9 @@ export class IndexStore {
     const old = await this.db.get(pathKey(path))
     if (!old) return []
     const id = old.toString()
-    const batch: Batch = [{type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}]
-    const record = await this.db.get(fileKey(id))
-    if (record) {
-      for (const k of (JSON.parse(record.toString()) as IndexedFile).postings) batch.push({type: 'del', key: `${LAYOUT}/x/${k}/${id}`})
-    }
+    const batch: Batch = [{type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}, {type: 'del', key: postingListKey(id)}]
+    const list = await this.db.get(postingListKey(id))
+    if (list) for (const k of JSON.parse(list.toString()) as string[]) batch.push({type: 'del', key: `${LAYOUT}/x/${k}/${id}`})
     for await (const k of this.db.keys({gte: flowPrefix(id), lt: flowPrefix(id) + '\xff'})) batch.push({type: 'del', key: k})
     return batch
   }

@@ -58,6 +58,8 @@ export interface InterfaceInfo {
 
 const CHUNK = 1 << 20
 const RANDOM_ACCESS_CHUNK = 64 << 10
+/** Smallest read when jumping: one page-cache page covers a typical packet record. */
+const MIN_RANDOM_READ = 4096
 /** Largest record we accept; wiretap's largest per-link maximum (D-Bus/USB) is 128 MiB. */
 export const MAX_RECORD = 128 << 20
 /** Beyond this a classic pcap caplen is treated as damage unless the link type allows more (wiretap's default). */
@@ -105,6 +107,8 @@ export class CaptureReader {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK)
   /** DataView over buf: its reads are inlined by V8, unlike Buffer's range-checked readUInt32LE. */
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
+  /** Bytes one read may fetch: the whole buffer when streaming, what seekTo was told it needs when jumping. */
+  private readLimit = Infinity
   /** Largest caplen accepted for classic pcap, fixed per file (a per-record lookup showed in profiles). */
   private caplenLimit = MAX_SNAPLEN_DEFAULT
   private pos = 0
@@ -169,8 +173,12 @@ export class CaptureReader {
     return r
   }
 
-  /** Positions the reader on the record at `offset`, reusing buffered bytes when they cover it. */
-  seekTo(offset: number): void {
+  /**
+   * Positions the reader on the record at `offset`, reusing buffered bytes when they cover it. `span`: how many
+   * bytes from there the caller expects to want (up to its last nearby record), so a sparse jump reads a few KiB
+   * rather than a whole buffer; a longer record is still read whole.
+   */
+  seekTo(offset: number, span = RANDOM_ACCESS_CHUNK): void {
     if (offset >= this.base && offset < this.base + this.end) {
       this.pos = offset - this.base
     } else {
@@ -179,6 +187,7 @@ export class CaptureReader {
       this.pos = 0
       this.end = 0
       this.eof = false
+      this.readLimit = Math.max(MIN_RANDOM_READ, span)
     }
     if (this.format === 'pcapng') {
       let lo = 0
@@ -246,7 +255,7 @@ export class CaptureReader {
       this.end = keep
     }
     if (this.end === this.buf.length) return false // caller asked for more than a full buffer: see need()
-    const n = await this.source.read(this.buf, this.end, this.buf.length - this.end)
+    const n = await this.source.read(this.buf, this.end, Math.min(this.buf.length - this.end, this.readLimit))
     this.end += n
     return n > 0
   }

@@ -3,6 +3,9 @@ import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
 import type {TimeWindow} from './time-window.js'
 
+const READ_AHEAD = 60 << 10
+const RECORD_ALLOWANCE = 2048
+
 /** The exact per-packet check: the compiled filter over decoded fields and the packet's time. */
 export type PacketPredicate = (fields: Fields, tsSec: number, tsNsec: number) => boolean
 
@@ -49,7 +52,11 @@ export class MatchStream {
     for (;;) {
       if (offsets && state) {
         if (this.visited >= offsets.length) return false
-        r.seekTo(offsets[this.visited++])
+        const at = offsets[this.visited++]
+        // Read up to the last candidate within one random-access buffer, plus room for its record.
+        let last = this.visited
+        while (last < offsets.length && offsets[last] - at < READ_AHEAD) last++
+        r.seekTo(at, offsets[last - 1] - at + RECORD_ALLOWANCE)
         if (!(await r.next())) return false
       } else {
         if (!(await r.next())) return false
