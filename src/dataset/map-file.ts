@@ -2,7 +2,8 @@ import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader
 import {describeError} from '../pcap/errors.js'
 import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
-import {FlowKeyWriter, FlowTable, type FlowInfo} from '../index/flow-table.js'
+import {FlowKeyWriter, FlowTable} from '../index/flow-table.js'
+import {encodeFileIndex, type EncodedFileIndex} from '../index/layout.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
 import {acceptsName} from './discover.js'
 import {openTarball} from '../archive/tar-source.js'
@@ -24,8 +25,8 @@ export interface MapResult {
   /** Size and mtime (ms) of a tar member, from its header. */
   member?: {size: number; mtimeMs: number}
   summary: CaptureSummary
-  /** With task.index: the flows and what is needed to read their records back by offset. */
-  flows?: FlowInfo[]
+  /** With task.index: the encoded flows and postings, and what is needed to read records back by offset. */
+  index?: EncodedFileIndex
   state?: ReaderState
 }
 
@@ -80,7 +81,7 @@ async function mapReader(path: string, reader: CaptureReader, index: boolean, on
     await reader.close()
   }
   const summary = finishSummary(reader, acc, error)
-  return indexer ? {path, summary, flows: indexer.table.flows(), state: reader.state()} : {path, summary}
+  return indexer ? {path, summary, index: encodeFileIndex(indexer.table.flows()), state: reader.state()} : {path, summary}
 }
 
 /**

@@ -88,15 +88,13 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
               archive: {path: f.path, file_size: f.size, mtime: new Date(Math.floor(f.mtimeMs)).toISOString()}}
             : fileMeta(f.path, result.summary, f.size, Math.floor(f.mtimeMs))
           results.push(meta)
-          if (index && result.flows && result.state) {
-            const {flows, state} = result
-            // Buffers cross the worker boundary as plain Uint8Arrays: give the keys their Buffer methods back.
-            for (const fl of flows) fl.key = Buffer.from(fl.key.buffer, fl.key.byteOffset, fl.key.byteLength)
+          if (index && result.index && result.state) {
+            const {index: encoded, state} = result
             // One batch per file, in order: LevelDB gets one writer and each file lands whole or not at all.
             writes = writes.then(() => index.replaceFile({
               path: f.path, file_size: f.size, mtime: meta.mtime, first: meta.beginning_epoch, last: meta.end_epoch,
               packets: meta.packets, gzip: meta.gzip, state,
-            }, flows))
+            }, encoded))
           }
         }
         progress?.advance(Math.max(0, f.size - (seen.get(task.path) ?? 0)), 1)

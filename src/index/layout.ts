@@ -168,3 +168,24 @@ export function decodeIds(value: Uint8Array): number[] {
   while (r.more) out.push(prev += r.uint())
   return out
 }
+
+/** A file's index entries as LevelDB values: flow records by flow id, and postings by "field/value". */
+export interface EncodedFileIndex {
+  flows: Buffer[]
+  postings: [string, Buffer][]
+}
+
+/** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
+export function encodeFileIndex(flows: FlowInfo[]): EncodedFileIndex {
+  const byPosting = new Map<string, number[]>()
+  const values = flows.map((flow, flowId) => {
+    for (const [field, value] of flowPostings(flow.key)) {
+      const k = `${field}/${value}`
+      const ids = byPosting.get(k)
+      if (!ids) byPosting.set(k, [flowId])
+      else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
+    }
+    return encodeFlow(flow)
+  })
+  return {flows: values, postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)])}
+}

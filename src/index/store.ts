@@ -7,8 +7,8 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
-  LAYOUT, decodeFlow, decodeIds, encodeFlow, encodeIds, fileIdText, fileKey, flowKey, flowPostings, flowPrefix,
-  metaKey, pathKey, postingListKey, postingPrefix,
+  LAYOUT, decodeFlow, decodeIds, fileIdText, fileKey, flowKey, flowPrefix, metaKey, pathKey, postingListKey,
+  postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
 export interface IndexedFile {
@@ -78,26 +78,17 @@ export class IndexStore {
     return out
   }
 
-  /** Writes a file's flows and postings, replacing any earlier entry for its path, atomically. */
-  async replaceFile(file: NewIndexedFile, flows: FlowInfo[]): Promise<void> {
+  /** Writes a file's encoded flows and postings, replacing any earlier entry for its path, atomically. */
+  async replaceFile(file: NewIndexedFile, encoded: EncodedFileIndex): Promise<void> {
     const n = await this.nextFileId()
     const id = fileIdText(n)
     const batch: Batch = await this.deletions(file.path)
-    const byPosting = new Map<string, number[]>()
-    flows.forEach((flow, flowId) => {
-      batch.push({type: 'put', key: flowKey(id, flowId), value: encodeFlow(flow)})
-      for (const [field, value] of flowPostings(flow.key)) {
-        const k = `${field}/${value}`
-        const ids = byPosting.get(k)
-        if (!ids) byPosting.set(k, [flowId])
-        else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
-      }
-    })
-    for (const [k, ids] of byPosting) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: encodeIds(ids)})
-    const record: IndexedFile = {...file, id, flows: flows.length}
+    encoded.flows.forEach((value, flowId) => batch.push({type: 'put', key: flowKey(id, flowId), value: asBuffer(value)}))
+    for (const [k, value] of encoded.postings) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: asBuffer(value)})
+    const record: IndexedFile = {...file, id, flows: encoded.flows.length}
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
     // Kept apart from the file record, which every query reads: only a replace needs this list.
-    batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify([...byPosting.keys()]))})
+    batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(encoded.postings.map(([k]) => k)))})
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
     batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: 1, nextFileId: n + 1}))})
     await this.db.batch(batch)
@@ -147,4 +138,9 @@ export class IndexStore {
     for await (const v of this.db.values({gte: flowPrefix(fileId), lt: flowPrefix(fileId) + '\xff'})) out.push(decodeFlow(v))
     return out
   }
+}
+
+/** Buffers arrive from worker threads as plain Uint8Arrays: view them as Buffers again (no copy). */
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
 }
