@@ -55,3 +55,23 @@ test('a truncated tarball keeps its complete members and names the broken one', 
   assert.ok(broken.length >= 1)
   assert.match(broken.map((f) => f.error).join('\n'), /mercury__4SICS-GeekLounge-151020\.pcap/)
 })
+
+test('replay reads tarball members, directly and through map\'s JSON, like the extracted files', {skip: !HAVE_SHARED || !hasTool('tar')}, (t) => {
+  const dir = tempDir(t)
+  const tree = join(dir, 'tree')
+  mkdirSync(join(tree, 'a'), {recursive: true})
+  mkdirSync(join(tree, 'b'), {recursive: true})
+  copyFileSync(join(SHARED, 'zeek__5-pings.pcap'), join(tree, 'a', 'pings.pcap'))
+  copyFileSync(join(SHARED, 'gopacket__test_dns.pcap'), join(tree, 'b', 'dns.pcap'))
+  const tarball = join(dir, 'set.tar.gz')
+  execFileSync('tar', ['-czf', tarball, '-C', tree, 'a', 'b'])
+  const replay = (inputs: string[], out: string): Buffer => {
+    const r = runCli(['replay', ...inputs, '--out-file', join(dir, out), '--keep-timestamps', '--topspeed'])
+    assert.equal(r.status, 0, r.stderr.toString())
+    return readFileSync(join(dir, out))
+  }
+  const fromTree = replay([tree], 'tree.pcap')
+  assert.deepEqual(replay([tarball], 'tarball.pcap'), fromTree)
+  assert.equal(runCli(['map', tarball, '--dump-json', join(dir, 'set.json')]).status, 0)
+  assert.deepEqual(replay(['--dump-json', join(dir, 'set.json')], 'json.pcap'), fromTree)
+})

@@ -76,9 +76,10 @@ const BT_PB = 2
 const BT_SPB = 3
 const BT_EPB = 6
 
-const NEED = 0
-const GOT = 1
-const DONE = -1
+/** parseNext() results: a record is ready, more bytes are needed (fill, then try again), or the file is done. */
+export const NEED = 0
+export const GOT = 1
+export const DONE = -1
 
 export function maxCaplenFor(linkType: number): number {
   return BIG_LINKTYPES[linkType] ?? MAX_SNAPLEN_DEFAULT
