@@ -1,13 +1,14 @@
 import {readFileSync} from 'node:fs'
-import {parse} from 'yaml'
 
 /**
  * Reads a YAML config whose keys are the command's flag names (gopherCap style: `dir-src`, `file-suffix`…).
  * Values given on the command line win over the file.
  */
-export function loadConfig(path: string, known: string[]): Record<string, unknown> {
+export async function loadConfig(path: string, known: string[]): Promise<Record<string, unknown>> {
   let data: unknown
   try {
+    // yaml is loaded only when a config is given: it adds to every command's start-up.
+    const {parse} = await import('yaml')
     data = parse(readFileSync(path, 'utf8'))
   } catch (e) {
     throw new Error(`cannot read config ${path}: ${(e as Error).message}`)

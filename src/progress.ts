@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress'
 import type {MapProgress} from './dataset/mapper.js'
 
 function mb(bytes: number): string {
@@ -6,8 +5,10 @@ function mb(bytes: number): string {
 }
 
 /** A progress bar on stderr (files, bytes, MB/s, ETA), shown only when stderr is a terminal. */
-export function terminalProgress(label: string): MapProgress | undefined {
+export async function terminalProgress(label: string): Promise<MapProgress | undefined> {
   if (!process.stderr.isTTY) return undefined
+  // Loaded only for a terminal: scripts and pipes do not pay its start-up.
+  const {default: cliProgress} = await import('cli-progress')
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% | {files}/{totalFiles} files | {doneMB}/{totalMB} MB | {rate} MB/s | ETA {eta_formatted}`,

@@ -74,7 +74,7 @@ usage (rules file, flags, no inputs).`
     const counts = await runFilter({
       inputs,
       workers: flags.workers ?? Math.min(8, availableParallelism()),
-      progress: flags.json ? undefined : terminalProgress('filter'),
+      progress: flags.json ? undefined : await terminalProgress('filter'),
       options: {
         outDir: flags['out-dir'],
         rules,

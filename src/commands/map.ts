@@ -61,7 +61,7 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(MapCommand)
-    const fromFile = flags.config ? this.configFrom(flags.config) : {}
+    const fromFile = flags.config ? await this.configFrom(flags.config) : {}
     const pick = <T>(name: string, value: T | undefined): T | undefined => value ?? (fromFile[name] as T | undefined)
     const dirs = [...(argv as string[]), ...(pick<string[]>('dir-src', flags['dir-src']) ?? [])].flat()
     if (dirs.length === 0) this.error('no inputs: give capture files or directories, or --dir-src DIR', {exit: 2})
@@ -83,7 +83,7 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
 
     const outcome = await mapDataset({
       inputs: dirs, suffixes: suffixList, regexp, workers, previous: dumpJson, force: flags.force,
-      progress: terminalProgress('map'), indexDir,
+      progress: await terminalProgress('map'), indexDir,
     })
     for (const p of outcome.problems) this.warn(p)
     if (outcome.meta.files.length === 0) this.error('no capture files found in the inputs', {exit: 2})
@@ -94,9 +94,9 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     if (outcome.meta.failed > 0 || outcome.problems.length > 0) process.exitCode = 1
   }
 
-  private configFrom(path: string): Record<string, unknown> {
+  private async configFrom(path: string): Promise<Record<string, unknown>> {
     try {
-      return loadConfig(path, Object.keys(MapCommand.flags).filter((k) => k !== 'config'))
+      return await loadConfig(path, Object.keys(MapCommand.flags).filter((k) => k !== 'config'))
     } catch (e) {
       this.error((e as Error).message, {exit: 2})
     }

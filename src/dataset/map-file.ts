@@ -5,11 +5,6 @@ import {Fields} from '../decode/fields.js'
 import {FlowKeyWriter, FlowTable} from '../index/flow-table.js'
 import {encodeFileIndex, type EncodedFileIndex} from '../index/layout.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
-import {acceptsName} from './discover.js'
-import {openTarball} from '../archive/tar-source.js'
-import {tarMembers} from '../archive/tar-members.js'
-import {memberName} from '../archive/member-name.js'
-import {streamSource} from '../pcap/source.js'
 
 export interface MapTask {
   path: string
@@ -48,7 +43,8 @@ class FlowIndexer {
 
 /** Reads one capture end to end and summarises (and indexes) it; damage is reported, never thrown. */
 export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult[]> {
-  if (task.tarball) return mapTarball(task.path, task.tarball)
+  // Tar support is loaded only for tarballs: every worker's start-up counts on a dataset of small files.
+  if (task.tarball) return (await import('./map-tarball.js')).mapTarball(task.path, task.tarball)
   let reader: CaptureReader
   try {
     reader = await CaptureReader.open(task.path)
@@ -58,7 +54,7 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
   return [await mapReader(task.path, reader, task.index, onProgress)]
 }
 
-async function mapReader(path: string, reader: CaptureReader, index: boolean, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
+export async function mapReader(path: string, reader: CaptureReader, index: boolean, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
   const acc = new StatsAccumulator()
   const indexer = index ? new FlowIndexer() : null
   let error: string | null = null
@@ -82,34 +78,4 @@ async function mapReader(path: string, reader: CaptureReader, index: boolean, on
   }
   const summary = finishSummary(reader, acc, error)
   return indexer ? {path, summary, index: encodeFileIndex(indexer.table.flows()), state: reader.state()} : {path, summary}
-}
-
-/**
- * Maps the capture members of a tarball straight from the stream (no temporary files), each as ARCHIVE#member.
- * A tarball that breaks adds an entry for the archive itself with the error.
- */
-async function mapTarball(path: string, select: {suffixes: string[]; regexp: string | null}): Promise<MapResult[]> {
-  const results: MapResult[] = []
-  const regexp = select.regexp === null ? null : new RegExp(select.regexp)
-  try {
-    const tarball = await openTarball(path)
-    const wanted = (member: string, header: {type?: string | null}): boolean =>
-      header.type === 'file' && acceptsName(member, select.suffixes) && (!regexp || regexp.test(`${path}#${member}`))
-    for await (const m of tarMembers(tarball.tarBytes, wanted)) {
-      const name = memberName(path, m.path)
-      const member = {size: m.header.size ?? 0, mtimeMs: m.header.mtime?.getTime() ?? 0}
-      let reader: CaptureReader
-      try {
-        const {source, gzip} = await streamSource(m.stream)
-        reader = await CaptureReader.fromSource(source, name, gzip)
-      } catch (e) {
-        results.push({path: name, member, summary: finishSummary(null, new StatsAccumulator(), describeError(e, name))})
-        continue
-      }
-      results.push({...(await mapReader(name, reader, false)), member})
-    }
-  } catch (e) {
-    results.push({path, summary: finishSummary(null, new StatsAccumulator(), describeError(e, path))})
-  }
-  return results
 }
