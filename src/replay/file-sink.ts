@@ -24,7 +24,8 @@ export function chooseFileFormat(inputs: {linkTypes: number[]; nsec: boolean}[],
   snaplen: number): FileFormat {
   const linkTypes = new Set(inputs.flatMap((i) => i.linkTypes))
   return {
-    pcapng: linkTypes.size !== 1,
+    // An input whose link types are not known yet (a pcapng read only up to its first record) may add others.
+    pcapng: linkTypes.size !== 1 || inputs.some((i) => i.linkTypes.length === 0),
     linkType: linkTypes.values().next().value ?? 1,
     nsec: !keepTimestamps || inputs.some((i) => i.nsec),
     snaplen,

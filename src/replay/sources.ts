@@ -106,7 +106,8 @@ async function probe(path: string, problems: string[]): Promise<ReplaySource | n
       startNsec: rec.hasTs ? rec.tsNsec : 0,
       endSec: Infinity,
       endNsec: 0,
-      linkTypes: [...new Set(reader.interfaces.map((i) => i.linkType))],
+      // A pcapng may describe more interfaces after its first record: unknown (empty) until read through.
+      linkTypes: reader.format === 'pcapng' ? [] : [...new Set(reader.interfaces.map((i) => i.linkType))],
       nsec: !COARSE_PRECISIONS.has(reader.tsPrecision),
     }
   } catch (e) {
