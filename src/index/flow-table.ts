@@ -5,24 +5,24 @@
  */
 import {Fields, LAYER, PORT_LAYERS} from '../decode/fields.js'
 
-/** Layout of a flow key (bytes). Values deeper than the key holds are marked by the overflow flag. */
-export const KEY = {
-  KIND: 0, // see FLOW_KIND
-  PROTO: 1,
-  SPORT: 2,
-  DPORT: 4,
-  ETHERTYPE: 6,
-  SRC: 8, // 16 bytes: IPv4 in the first 4, IPv6, or ARP sender
-  DST: 24,
-  MAC_SRC: 40, // 6 bytes
-  MAC_DST: 46,
-  FLAGS: 52, // bit 0 ports present, bit 1 MACs present, bit 2 VLAN stack deeper than kept, bit 3 MPLS deeper
-  VLAN_COUNT: 53,
-  MPLS_COUNT: 54,
-  VLANS: 56, // 4 × u16
-  MPLS: 64, // 4 × u32
-  SIZE: 80,
+/**
+ * Layout of a flow key: 20 32-bit words, written and compared as numbers (no byte order games on the hot path).
+ * Values deeper than the key holds are marked by the overflow flags.
+ */
+export const W = {
+  HEAD: 0, // kind | proto << 8 | flags << 16 | vlan count << 24 | mpls count << 28
+  PORTS: 1, // source port << 16 | destination port
+  ETHERTYPE: 2,
+  SRC: 3, // 4 words: IPv4 in the first, IPv6, or ARP sender
+  DST: 7,
+  MAC_HI: 11, // source MAC's high 16 bits << 16 | destination MAC's high 16 bits
+  MAC_SRC_LO: 12,
+  MAC_DST_LO: 13,
+  VLANS: 14, // 2 words, two ids each (the first in the high half)
+  MPLS: 16, // 4 words
+  COUNT: 20,
 } as const
+export const KEY_BYTES = W.COUNT * 4
 export const KEY_VLANS = 4
 export const KEY_MPLS = 4
 export const FLAG_PORTS = 1
@@ -32,68 +32,74 @@ export const FLAG_MPLS_DEEP = 8
 
 export const FLOW_KIND = {OTHER: 0, IPV4: 4, IPV6: 6, ARP: 1} as const
 
-/**
- * Builds flow keys from decoded fields into one reused, 4-byte aligned buffer, so the table can hash and compare
- * keys as 32-bit words. DataView writes: Buffer's checked writeUInt*BE showed in profiles.
- */
+/** The fields of a flow key, read back (per flow, never per packet). */
+export function keyHead(words: Int32Array): {kind: number; proto: number; flags: number; vlans: number; labels: number} {
+  const h = words[W.HEAD]
+  return {kind: h & 0xff, proto: (h >>> 8) & 0xff, flags: (h >>> 16) & 0xff, vlans: (h >>> 24) & 0xf, labels: h >>> 28}
+}
+
+/** Builds flow keys from decoded fields into one reused word array. */
 export class FlowKeyWriter {
-  readonly key = Buffer.from(new ArrayBuffer(KEY.SIZE))
-  readonly words = new Int32Array(this.key.buffer)
-  private readonly view = new DataView(this.key.buffer)
+  readonly words = new Int32Array(W.COUNT)
 
   write(f: Fields): void {
-    const v = this.view
-    this.words.fill(0)
+    const w = this.words
     const L = f.layers
+    let kind: number = FLOW_KIND.OTHER
     let flags = 0
+    w[W.SRC] = w[W.SRC + 1] = w[W.SRC + 2] = w[W.SRC + 3] = 0
+    w[W.DST] = w[W.DST + 1] = w[W.DST + 2] = w[W.DST + 3] = 0
     if (L & LAYER.IPV4) {
-      v.setUint8(KEY.KIND, FLOW_KIND.IPV4)
-      v.setUint32(KEY.SRC, f.ip4Src)
-      v.setUint32(KEY.DST, f.ip4Dst)
+      kind = FLOW_KIND.IPV4
+      w[W.SRC] = f.ip4Src
+      w[W.DST] = f.ip4Dst
     } else if (L & LAYER.IPV6) {
-      v.setUint8(KEY.KIND, FLOW_KIND.IPV6)
+      kind = FLOW_KIND.IPV6
       for (let i = 0; i < 4; i++) {
-        v.setUint32(KEY.SRC + 4 * i, f.ip6Src[i])
-        v.setUint32(KEY.DST + 4 * i, f.ip6Dst[i])
+        w[W.SRC + i] = f.ip6Src[i]
+        w[W.DST + i] = f.ip6Dst[i]
       }
     } else if (L & LAYER.ARP) {
-      v.setUint8(KEY.KIND, FLOW_KIND.ARP)
-      v.setUint32(KEY.SRC, f.arpSenderIp)
-      v.setUint32(KEY.DST, f.arpTargetIp)
+      kind = FLOW_KIND.ARP
+      w[W.SRC] = f.arpSenderIp
+      w[W.DST] = f.arpTargetIp
     }
-    if (L & (LAYER.IPV4 | LAYER.IPV6)) v.setUint8(KEY.PROTO, f.ipProto)
+    const proto = L & (LAYER.IPV4 | LAYER.IPV6) ? f.ipProto : 0
     if (L & PORT_LAYERS) {
       flags |= FLAG_PORTS
-      v.setUint16(KEY.SPORT, f.srcPort)
-      v.setUint16(KEY.DPORT, f.dstPort)
+      w[W.PORTS] = (f.srcPort << 16) | f.dstPort
+    } else {
+      w[W.PORTS] = 0
     }
-    v.setUint16(KEY.ETHERTYPE, f.etherType & 0xffff)
+    w[W.ETHERTYPE] = f.etherType & 0xffff
     if (L & LAYER.MAC) {
       flags |= FLAG_MACS
-      v.setUint16(KEY.MAC_SRC, f.macSrcHi)
-      v.setUint32(KEY.MAC_SRC + 2, f.macSrcLo)
-      v.setUint16(KEY.MAC_DST, f.macDstHi)
-      v.setUint32(KEY.MAC_DST + 2, f.macDstLo)
+      w[W.MAC_HI] = (f.macSrcHi << 16) | f.macDstHi
+      w[W.MAC_SRC_LO] = f.macSrcLo
+      w[W.MAC_DST_LO] = f.macDstLo
+    } else {
+      w[W.MAC_HI] = w[W.MAC_SRC_LO] = w[W.MAC_DST_LO] = 0
     }
     const vlans = L & LAYER.VLAN ? f.vlanCount : 0
     if (vlans > KEY_VLANS) flags |= FLAG_VLAN_DEEP
     const keptVlans = Math.min(vlans, KEY_VLANS)
-    v.setUint8(KEY.VLAN_COUNT, keptVlans)
-    for (let i = 0; i < keptVlans; i++) v.setUint16(KEY.VLANS + 2 * i, f.vlanIds[i])
+    const v = f.vlanIds
+    w[W.VLANS] = keptVlans === 0 ? 0 : (v[0] << 16) | (keptVlans > 1 ? v[1] : 0)
+    w[W.VLANS + 1] = keptVlans < 3 ? 0 : (v[2] << 16) | (keptVlans > 3 ? v[3] : 0)
     const labels = L & LAYER.MPLS ? f.mplsCount : 0
     if (labels > KEY_MPLS) flags |= FLAG_MPLS_DEEP
     const keptLabels = Math.min(labels, KEY_MPLS)
-    v.setUint8(KEY.MPLS_COUNT, keptLabels)
-    for (let i = 0; i < keptLabels; i++) v.setUint32(KEY.MPLS + 4 * i, f.mplsLabels[i])
-    v.setUint8(KEY.FLAGS, flags)
+    for (let i = 0; i < KEY_MPLS; i++) w[W.MPLS + i] = i < keptLabels ? f.mplsLabels[i] : 0
+    w[W.HEAD] = kind | (proto << 8) | (flags << 16) | (keptVlans << 24) | (keptLabels << 28)
   }
 }
 
-const KEY_WORDS = KEY.SIZE / 4
+const KEY_WORDS = W.COUNT
+const HASHED_WORDS = W.DST + 4
 
 /** One flow's figures, as stored in the index. */
 export interface FlowInfo {
-  key: Buffer
+  key: Int32Array
   packets: number
   bytes: number
   firstSec: number
@@ -146,10 +152,13 @@ export class FlowTable {
     this.pktOffset[this.pktCount++] = offset
   }
 
-  /** Hash of the key words (FNV-1a style over 32-bit words: keys differ mostly in addresses and ports). */
+  /**
+   * Hash of the key words that tell flows apart in practice (head, ports, ethertype, addresses): FNV-1a style over
+   * 32-bit words. The MAC/VLAN/MPLS words still take part in the full comparison on lookup.
+   */
   private static hash(key: Int32Array, at: number): number {
     let h = 0x811c9dc5
-    for (let i = 0; i < KEY_WORDS; i++) h = Math.imul(h ^ key[at + i], 0x01000193)
+    for (let i = 0; i < HASHED_WORDS; i++) h = Math.imul(h ^ key[at + i], 0x01000193)
     return (h ^ (h >>> 15)) >>> 0
   }
 
@@ -209,7 +218,7 @@ export class FlowTable {
     const out: FlowInfo[] = []
     for (let id = 0; id < this.count; id++) {
       out.push({
-        key: Buffer.from(this.keys.slice(id * KEY_WORDS, (id + 1) * KEY_WORDS).buffer),
+        key: this.keys.slice(id * KEY_WORDS, (id + 1) * KEY_WORDS),
         packets: this.packets[id],
         bytes: this.bytes[id],
         firstSec: this.firstSec[id],

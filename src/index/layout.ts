@@ -11,7 +11,7 @@
  *
  * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
  */
-import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, KEY, type FlowInfo} from './flow-table.js'
+import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, KEY_BYTES, W, keyHead, type FlowInfo} from './flow-table.js'
 
 export const LAYOUT = 'v1'
 
@@ -48,41 +48,59 @@ export function hex(n: number, width: number): string {
 }
 
 /** The (field, value) pairs a flow is found by. */
-export function flowPostings(key: Buffer): [string, string][] {
+export function flowPostings(key: Int32Array): [string, string][] {
   const out: [string, string][] = []
-  const kind = key[KEY.KIND]
-  const flags = key[KEY.FLAGS]
+  const {kind, proto, flags, vlans, labels} = keyHead(key)
+  const word = (i: number): string => hex(key[i] >>> 0, 8)
+  const half = (i: number, high: boolean): string => hex(high ? key[i] >>> 16 : key[i] & 0xffff, 4)
   out.push([FIELD.KIND, hex(kind, 2)])
   if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.ARP) {
-    out.push([FIELD.IP4_SRC, key.toString('hex', KEY.SRC, KEY.SRC + 4)], [FIELD.IP4_DST, key.toString('hex', KEY.DST, KEY.DST + 4)])
+    out.push([FIELD.IP4_SRC, word(W.SRC)], [FIELD.IP4_DST, word(W.DST)])
   } else if (kind === FLOW_KIND.IPV6) {
-    out.push([FIELD.IP6_SRC, key.toString('hex', KEY.SRC, KEY.SRC + 16)], [FIELD.IP6_DST, key.toString('hex', KEY.DST, KEY.DST + 16)])
+    const six = (at: number): string => word(at) + word(at + 1) + word(at + 2) + word(at + 3)
+    out.push([FIELD.IP6_SRC, six(W.SRC)], [FIELD.IP6_DST, six(W.DST)])
   }
-  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) out.push([FIELD.PROTO, hex(key[KEY.PROTO], 2)])
-  if (flags & FLAG_PORTS) {
-    out.push([FIELD.PORT_SRC, key.toString('hex', KEY.SPORT, KEY.SPORT + 2)], [FIELD.PORT_DST, key.toString('hex', KEY.DPORT, KEY.DPORT + 2)])
-  }
-  out.push([FIELD.ETHERTYPE, key.toString('hex', KEY.ETHERTYPE, KEY.ETHERTYPE + 2)])
+  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) out.push([FIELD.PROTO, hex(proto, 2)])
+  if (flags & FLAG_PORTS) out.push([FIELD.PORT_SRC, half(W.PORTS, true)], [FIELD.PORT_DST, half(W.PORTS, false)])
+  out.push([FIELD.ETHERTYPE, half(W.ETHERTYPE, false)])
   if (flags & FLAG_MACS) {
-    out.push([FIELD.MAC_SRC, key.toString('hex', KEY.MAC_SRC, KEY.MAC_SRC + 6)], [FIELD.MAC_DST, key.toString('hex', KEY.MAC_DST, KEY.MAC_DST + 6)])
+    out.push([FIELD.MAC_SRC, half(W.MAC_HI, true) + word(W.MAC_SRC_LO)], [FIELD.MAC_DST, half(W.MAC_HI, false) + word(W.MAC_DST_LO)])
   }
-  for (let i = 0; i < key[KEY.VLAN_COUNT]; i++) out.push([FIELD.VLAN, key.toString('hex', KEY.VLANS + 2 * i, KEY.VLANS + 2 * i + 2)])
+  for (let i = 0; i < vlans; i++) out.push([FIELD.VLAN, half(W.VLANS + (i >> 1), (i & 1) === 0)])
   if (flags & FLAG_VLAN_DEEP) out.push([FIELD.VLAN, DEEP])
-  for (let i = 0; i < key[KEY.MPLS_COUNT]; i++) out.push([FIELD.MPLS, key.toString('hex', KEY.MPLS + 4 * i, KEY.MPLS + 4 * i + 4)])
+  for (let i = 0; i < labels; i++) out.push([FIELD.MPLS, word(W.MPLS + i)])
   if (flags & FLAG_MPLS_DEEP) out.push([FIELD.MPLS, DEEP])
   return out
 }
 
 /** Appends unsigned integers (up to 2^53) as LEB128 varints. */
 export class VarintWriter {
-  private buf = Buffer.allocUnsafe(256)
+  private buf = Buffer.allocUnsafe(4096)
   private len = 0
 
+  /** Starts a new value, keeping the buffer: one writer serves every flow of a file. */
+  reset(): this {
+    this.len = 0
+    return this
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n))
+    this.buf.copy(bigger, 0, 0, this.len)
+    this.buf = bigger
+  }
+
   uint(n: number): void {
-    if (this.len + 8 > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(this.buf.length * 2)
-      this.buf.copy(bigger, 0, 0, this.len)
-      this.buf = bigger
+    this.room(8)
+    // Bit operations where they are exact (below 2^31: nearly every delta), division beyond.
+    if (n < 0x80000000) {
+      while (n >= 128) {
+        this.buf[this.len++] = (n & 127) | 128
+        n >>>= 7
+      }
+      this.buf[this.len++] = n
+      return
     }
     while (n >= 128) {
       this.buf[this.len++] = (n % 128) | 128
@@ -91,6 +109,13 @@ export class VarintWriter {
     this.buf[this.len++] = n
   }
 
+  bytes(b: Uint8Array): void {
+    this.room(b.length)
+    this.buf.set(b, this.len)
+    this.len += b.length
+  }
+
+  /** A copy of the value written since the last reset. */
   done(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.len))
   }
@@ -117,9 +142,12 @@ export class VarintReader {
   }
 }
 
+const scratch = new VarintWriter()
+
 /** Flow record: key, packets, bytes, first/last time, then the record offsets delta-encoded. */
 export function encodeFlow(f: FlowInfo): Buffer {
-  const w = new VarintWriter()
+  const w = scratch.reset()
+  w.bytes(new Uint8Array(f.key.buffer, f.key.byteOffset, KEY_BYTES))
   w.uint(f.packets)
   w.uint(f.bytes)
   w.uint(f.firstSec + 1) // -1 (no timed record) becomes 0
@@ -132,12 +160,14 @@ export function encodeFlow(f: FlowInfo): Buffer {
     w.uint(f.offsets[i] - prev)
     prev = f.offsets[i]
   }
-  return Buffer.concat([f.key, w.done()])
+  return w.done()
 }
 
 export function decodeFlow(value: Uint8Array): FlowInfo {
-  const key = Buffer.from(value.subarray(0, KEY.SIZE))
-  const r = new VarintReader(value.subarray(KEY.SIZE))
+  // Copied into its own buffer: word access needs 4-byte alignment, which a LevelDB value does not promise.
+  const key = new Int32Array(W.COUNT)
+  new Uint8Array(key.buffer).set(value.subarray(0, KEY_BYTES))
+  const r = new VarintReader(value.subarray(KEY_BYTES))
   const packets = r.uint()
   const bytes = r.uint()
   const firstSec = r.uint() - 1
@@ -152,7 +182,7 @@ export function decodeFlow(value: Uint8Array): FlowInfo {
 }
 
 export function encodeIds(ids: number[]): Buffer {
-  const w = new VarintWriter()
+  const w = scratch.reset()
   let prev = 0
   for (const id of ids) {
     w.uint(id - prev)
