@@ -14,17 +14,13 @@
  *
  *   node bench/map.mjs [--runs 3] [--size-gb 2.2]
  */
-import {spawn, spawnSync} from 'node:child_process'
-import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {availableParallelism, loadavg, tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import {parseArgs} from 'node:util'
+import {CLI, DATASET, HERE, ROOT, describeDataset, run} from './harness.mjs'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-const ROOT = resolve(HERE, '..')
-const CLI = join(ROOT, 'bin/run.js')
-const DATASET = join(HERE, 'data/dataset')
 /** map's outputs (the JSON and, when map builds one, the index beside it) go here and are removed before each run. */
 const OUT_DIR = mkdtempSync(join(tmpdir(), 'pcapkit-bench-map-'))
 const JSON_OUT = join(OUT_DIR, 'dataset.json')
@@ -34,19 +30,6 @@ const CAPINFOS_FIELDS = ['-M', '-T', '-r', '-c', '-s', '-d', '-l', '-E', '-a', '
 
 const {values: opts} = parseArgs({options: {runs: {type: 'string', default: '3'}, 'size-gb': {type: 'string', default: '2.2'}}})
 const RUNS = Number(opts.runs)
-
-/** Runs a command to completion; rejects with its stderr when it fails. */
-function run(cmd, args) {
-  return new Promise((resolvePromise, reject) => {
-    const devNull = openSync('/dev/null', 'w')
-    const child = spawn(cmd, args, {stdio: ['ignore', devNull, 'pipe']})
-    closeSync(devNull)
-    let stderr = ''
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.slice(0, 4).join(' ')}… exited ${code}: ${stderr.slice(0, 2000)}`))))
-  })
-}
 
 /** Runs `cmd file` for every file, `lanes` at a time, each lane taking the next file when it finishes one. */
 async function perFile(cmd, args, files, lanes) {
@@ -59,9 +42,7 @@ async function perFile(cmd, args, files, lanes) {
 function ensureDataset() {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'make-dataset.ts'), '--size-gb', opts['size-gb']], {stdio: 'inherit', cwd: ROOT})
   if (r.status !== 0) throw new Error('building the dataset failed')
-  const summary = JSON.parse(readFileSync(join(DATASET, 'COMPLETE.json'), 'utf8'))
-  const files = summary.files.map((f) => join(DATASET, f.path))
-  return {files, packets: summary.packets, bytes: files.reduce((a, f) => a + statSync(f).size, 0)}
+  return describeDataset()
 }
 
 function mapCase(name, extra, expectPackets) {

@@ -25,17 +25,13 @@
  *
  *   node bench/query.mjs [--map-runs 2] [--query-runs 5] [--filter F]...
  */
-import {spawn, spawnSync} from 'node:child_process'
-import {closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {availableParallelism, loadavg, tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import {parseArgs} from 'node:util'
+import {CLI, DATASET, ROOT, describeDataset, run} from './harness.mjs'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-const ROOT = resolve(HERE, '..')
-const CLI = join(ROOT, 'bin/run.js')
-const DATASET = join(HERE, 'data/dataset')
 const OUT_DIR = mkdtempSync(join(tmpdir(), 'pcapkit-bench-query-'))
 /** The index built with map (T.index beside it) is the one every query reads. */
 const INDEXED_JSON = join(OUT_DIR, 'T.json')
@@ -62,19 +58,6 @@ const {values: opts} = parseArgs({options: {
   filter: {type: 'string', multiple: true},
 }})
 const FILTERS = opts.filter ?? DEFAULT_FILTERS
-
-/** Runs a command to completion (stdout discarded); rejects with its stderr when it fails. */
-function run(cmd, args) {
-  return new Promise((resolvePromise, reject) => {
-    const devNull = openSync('/dev/null', 'w')
-    const child = spawn(cmd, args, {stdio: ['ignore', devNull, 'pipe']})
-    closeSync(devNull)
-    let stderr = ''
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.slice(0, 4).join(' ')}… exited ${code}: ${stderr.slice(0, 2000)}`))))
-  })
-}
 
 /** CPU seconds (user + system) of this process's finished children, from /proc/self/stat (cutime, cstime). */
 function childCpuSeconds() {
@@ -127,9 +110,7 @@ function loadDataset() {
     console.error(`no dataset at ${DATASET}: build it first with\n  node --import tsx bench/make-dataset.ts`)
     process.exit(2)
   }
-  const summary = JSON.parse(readFileSync(marker, 'utf8'))
-  const files = summary.files.map((f) => join(DATASET, f.path))
-  return {files, packets: summary.packets, bytes: files.reduce((a, f) => a + statSync(f).size, 0)}
+  return describeDataset(marker)
 }
 
 /** map over the dataset into a fresh JSON (and index); a map that miscounts is no result. */
