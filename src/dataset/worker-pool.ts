@@ -1,4 +1,4 @@
-import {Worker} from 'node:worker_threads'
+import {Worker, parentPort} from 'node:worker_threads'
 
 /** Messages a worker posts: progress while a task runs, then exactly one result or error. */
 export type WorkerReply<R> =
@@ -63,4 +63,21 @@ export class WorkerPool<T, R> {
 /** The worker script path next to `moduleUrl`, as .ts under tsx (tests) and .js when built. */
 export function siblingScript(moduleUrl: string, name: string): URL {
   return new URL(`./${name}${moduleUrl.endsWith('.ts') ? '.ts' : '.js'}`, moduleUrl)
+}
+
+/**
+ * The worker side of WorkerPool: answers each task message with progress messages and one result or error.
+ * Call once from a worker thread's entry module.
+ */
+export function serveTasks<T, R>(handle: (task: T, onProgress: (bytes: number) => void) => Promise<R>): void {
+  const port = parentPort!
+  port.on('message', async (task: T) => {
+    let reply: WorkerReply<R>
+    try {
+      reply = {kind: 'done', result: await handle(task, (bytes) => port.postMessage({kind: 'progress', bytes}))}
+    } catch (e) {
+      reply = {kind: 'failed', message: (e as Error).message}
+    }
+    port.postMessage(reply)
+  })
 }
