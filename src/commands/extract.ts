@@ -2,11 +2,12 @@ import {Command, Flags} from '@oclif/core'
 import {parseDuration} from '../dataset/timefmt.js'
 import {defaultIndexDir} from '../index/paths.js'
 import {extractEvents} from '../split/extract.js'
+import {prose} from '../help-text.js'
 
 export default class ExtractCommand extends Command {
   static summary = 'Write one pcap per Suricata EVE event holding its flow\'s packets (both directions).'
 
-  static description = `Reads EVE JSON lines (plain or gzip: alerts, flows, anomalies; lines without a 5-tuple are skipped)
+  static description = prose(`Reads EVE JSON lines (plain or gzip: alerts, flows, anomalies; lines without a 5-tuple are skipped)
 and, for each event, writes the packets of its flow: the event's addresses, ports (TCP/UDP/SCTP) and protocol in
 both directions, from the flow start (flow.start, or the event time minus --before) to the flow end (flow.end, or the
 event time plus --after, the flow timeout). Uses the index when the dataset is mapped (--dump-json/--db, see
@@ -16,7 +17,7 @@ Output names come from --file-format with the event's fields ({signature_id} als
 {flow_id} is exact) and are sanitized into one file name inside --out-dir. Events that give a name already
 written (several alerts of one flow) are skipped. Outputs are pcap, or pcapng when the dataset mixes link types.
 
-Exit status: 0 done; 1 a capture could not be read or an indexed file changed; 2 bad usage.`
+Exit status: 0 done; 1 a capture could not be read or an indexed file changed; 2 bad usage.`)
 
   static examples = [
     {description: 'Alerts of a mapped dataset', command: '<%= config.bin %> extract --event eve.json --dump-json dataset.json --out-dir alerts'},

@@ -5,11 +5,12 @@ import {terminalProgress} from '../progress.js'
 import {loadRuleFile, RuleError, type RuleSource} from '../split/rules.js'
 import {runFilter} from '../split/run-filter.js'
 import type {SplitCounts} from '../split/splitter.js'
+import {prose} from '../help-text.js'
 
 export default class FilterCommand extends Command {
   static summary = 'Split a dataset by rules in one pass: one output set per rule, optionally decapsulated and deduplicated.'
 
-  static description = `Reads every capture of the inputs (files, directories walked recursively, tarballs) once and writes,
+  static description = prose(`Reads every capture of the inputs (files, directories walked recursively, tarballs) once and writes,
 for each rule that a packet matches, OUT/RULE/<input base name>.pcap (pcapng for pcapng inputs and with --decap;
 .gz added with --out-gzip). A rule that matches nothing in an input leaves no file. Outputs are written atomically.
 
@@ -25,7 +26,7 @@ A tunnel that cannot be opened (unknown payload, a fragment, cut short) is count
 and link layer, within --dedup-window of packet time, in the same input file.
 
 Exit status: 0 done; 1 an input could not be read or was damaged (packets before the damage are written); 2 bad
-usage (rules file, flags, no inputs).`
+usage (rules file, flags, no inputs).`)
 
   static examples = [
     {description: 'Split a directory by the rules in rules.yaml', command: '<%= config.bin %> filter /data/pcaps --rules rules.yaml --out-dir /data/split'},

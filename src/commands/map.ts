@@ -6,11 +6,12 @@ import {mapDataset} from '../dataset/mapper.js'
 import {writeMetadata, type DatasetMeta} from '../dataset/metadata.js'
 import {terminalProgress} from '../progress.js'
 import {defaultIndexDir} from '../index/paths.js'
+import {prose} from '../help-text.js'
 
 export default class MapCommand extends Command {
   static summary = 'Read captures and write their metadata (times, counts, sizes, link types) as JSON.'
 
-  static description = `Walks files and directories (recursively), reads every capture (pcap µs/ns in either byte order,
+  static description = prose(`Walks files and directories (recursively), reads every capture (pcap µs/ns in either byte order,
 pcapng, gzip-compressed ones detected by magic) on worker threads, and writes one JSON document:
 the set's beginning/end and, per file, packets, size (captured bytes), data_size (wire bytes, as capinfos),
 max_packet_size, snaplen, beginning/end at the file's full precision, duration, delay from the set's start,
@@ -25,7 +26,7 @@ changed (--force re-reads all); files gone from disk are dropped. The JSON is wr
 A damaged file is reported (with the byte offset where it breaks) and the run goes on.
 
 Exit status: 0 every file was read completely; 1 at least one file could not be read or was damaged (the JSON
-is still written and says which, in "error"); 2 bad usage (unknown flag, no inputs, unreadable config).`
+is still written and says which, in "error"); 2 bad usage (unknown flag, no inputs, unreadable config).`)
 
   static examples = [
     {description: 'Map a directory and keep the result for replay and query', command: '<%= config.bin %> map /data/pcaps --dump-json dataset.json'},

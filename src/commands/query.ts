@@ -8,11 +8,12 @@ import {defaultIndexDir} from '../index/paths.js'
 import {captureChoiceFor, openOutput, type OutputFormat} from '../query/output.js'
 import {planQuery, runQuery} from '../query/run-query.js'
 import {TimeWindow} from '../query/time-window.js'
+import {prose} from '../help-text.js'
 
 export default class Query extends Command {
   static summary = 'Find packets by a tcpdump-style filter in the index and write them out as pcap, text or JSON.'
 
-  static description = `Answers the filter from the field index built by \`pcapkit map\` (only the records of matching flows
+  static description = prose(`Answers the filter from the field index built by \`pcapkit map\` (only the records of matching flows
 are read) and checks every candidate packet exactly, so the result equals \`tcpdump -r FILE 'FILTER'\` merged in
 time order across files — except where noted below.
 
@@ -28,7 +29,7 @@ Output: pcap when it goes to a file or a pipe (so \`| tshark -r -\` works), text
 matching files mix link types. Packets come out in global time order across files.
 
 Exit status: 0 done (also with no match); 1 an indexed file changed or vanished (use --remap), or a file could not be
-read; 2 bad usage (filter syntax, flags, missing index).`
+read; 2 bad usage (filter syntax, flags, missing index).`)
 
   static examples = [
     {description: 'Packets of one host as pcap, into Wireshark\'s command-line sibling', command: '<%= config.bin %> query "host 10.0.0.1" --db dataset.index | tshark -r -'},

@@ -6,6 +6,7 @@ import {StatusLine} from '../archive/status-line.js'
 import {openTarball, type TarballSource} from '../archive/tar-source.js'
 import {TarballError} from '../archive/tarball-error.js'
 import {describeError} from '../pcap/errors.js'
+import {prose} from '../help-text.js'
 
 /** Exit statuses, as documented in the description. */
 const EXIT_BROKEN = 1
@@ -29,7 +30,7 @@ export default class TarExtract extends Command {
 
   static summary = 'Extract selected members of a big (gzipped) tarball, streaming, without writing outside the out dir.'
 
-  static description = `Reads the tarball once, front to back, in constant memory: a file or stdin (-), plain or gzip-compressed (told by its first bytes, not its name). Members whose path matches --file-regexp are written under --out-dir with their folders kept, so members with the same name in different folders never collide (--flatten drops the folders; a second member with a taken name is then reported and skipped). A file that already exists is left alone unless --overwrite is given. Files get the member's modification time.
+  static description = prose(`Reads the tarball once, front to back, in constant memory: a file or stdin (-), plain or gzip-compressed (told by its first bytes, not its name). Members whose path matches --file-regexp are written under --out-dir with their folders kept, so members with the same name in different folders never collide (--flatten drops the folders; a second member with a taken name is then reported and skipped). A file that already exists is left alone unless --overwrite is given. Files get the member's modification time.
 
 Each file is written to a hidden temp name beside its destination and renamed when complete. If the tarball ends early or is damaged, the members completed so far stay, the partial one is removed, and the error names the member where it broke. (A tarball cut exactly between two members cannot be told from a complete one; GNU tar accepts it too.)
 
@@ -37,7 +38,7 @@ Only regular files are created. These members are reported and skipped, with the
 
 Paths as matched and shown drop a leading "./". Folder entries are counted as seen but never "selected".
 
-Exit status: 0 every selected member was extracted (or, with --dryrun, would be); 1 the tarball is truncated, damaged or unreadable, or a write failed (completed members stay); 2 bad usage (unknown flag, invalid regexp, missing tarball, unusable out dir); 3 the run finished but some selected members were skipped (unsafe, link, special file, existing file, --flatten collision); 130 interrupted (Ctrl-C; the partial file is removed).`
+Exit status: 0 every selected member was extracted (or, with --dryrun, would be); 1 the tarball is truncated, damaged or unreadable, or a write failed (completed members stay); 2 bad usage (unknown flag, invalid regexp, missing tarball, unusable out dir); 3 the run finished but some selected members were skipped (unsafe, link, special file, existing file, --flatten collision); 130 interrupted (Ctrl-C; the partial file is removed).`)
 
   static examples = [
     {
