@@ -1,9 +1,6 @@
-import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader.js'
+import {CaptureReader, type ReaderState} from '../pcap/reader.js'
 import {describeError} from '../pcap/errors.js'
-import {decode} from '../decode/decode.js'
-import {Fields} from '../decode/fields.js'
-import {FlowKeyWriter, FlowTable} from '../index/flow-table.js'
-import {encodeFileIndex, type EncodedFileIndex} from '../index/layout.js'
+import type {EncodedFileIndex} from '../index/layout.js'
 import {StatsAccumulator, finishSummary, type CaptureSummary} from './file-stats.js'
 
 export interface MapTask {
@@ -28,19 +25,6 @@ export interface MapResult {
 /** How often (in records) a worker reports its position, so progress moves inside big files. */
 const PROGRESS_EVERY = 1 << 16
 
-/** Decodes each record into one reused Fields and files it under its flow: nothing allocated per packet. */
-class FlowIndexer {
-  readonly table = new FlowTable()
-  private readonly fields = new Fields()
-  private readonly key = new FlowKeyWriter()
-
-  add(rec: PacketRecord): void {
-    decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
-    this.key.write(this.fields)
-    this.table.add(this.key.words, rec.offset, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
-  }
-}
-
 /** Reads one capture end to end and summarises (and indexes) it; damage is reported, never thrown. */
 export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult[]> {
   // Tar support is loaded only for tarballs: every worker's start-up counts on a dataset of small files.
@@ -56,7 +40,8 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
 
 export async function mapReader(path: string, reader: CaptureReader, index: boolean, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
   const acc = new StatsAccumulator()
-  const indexer = index ? new FlowIndexer() : null
+  // The decoder and flow table are loaded only when indexing: plain mapping starts each worker faster.
+  const indexer = index ? new (await import('./flow-indexer.js')).FlowIndexer() : null
   let error: string | null = null
   let reported = 0
   let sinceReport = 0
@@ -77,5 +62,5 @@ export async function mapReader(path: string, reader: CaptureReader, index: bool
     await reader.close()
   }
   const summary = finishSummary(reader, acc, error)
-  return indexer ? {path, summary, index: encodeFileIndex(indexer.table.flows()), state: reader.state()} : {path, summary}
+  return indexer ? {path, summary, index: indexer.encode(), state: reader.state()} : {path, summary}
 }

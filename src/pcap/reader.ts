@@ -110,6 +110,8 @@ export class CaptureReader {
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   /** Bytes one read may fetch: the whole buffer when streaming, what seekTo was told it needs when jumping. */
   private readLimit = Infinity
+  /** Classic pcap's one link type, kept in a field: the hot loop reads no array. */
+  private pcapLinkType = 0
   /** Largest caplen accepted for classic pcap, fixed per file (a per-record lookup showed in profiles). */
   private caplenLimit = MAX_SNAPLEN_DEFAULT
   private pos = 0
@@ -170,7 +172,10 @@ export class CaptureReader {
     r.snaplen = state.snaplen
     r.interfaces.push(...state.interfaces)
     r.sections.push(...state.sections)
-    if (state.format === 'pcap') r.caplenLimit = Math.min(Math.max(maxCaplenFor(state.interfaces[0].linkType), state.snaplen), MAX_RECORD)
+    if (state.format === 'pcap') {
+      r.pcapLinkType = state.interfaces[0].linkType
+      r.caplenLimit = Math.min(Math.max(maxCaplenFor(r.pcapLinkType), state.snaplen), MAX_RECORD)
+    }
     return r
   }
 
@@ -332,6 +337,7 @@ export class CaptureReader {
     const linkType = linkWord & 0xffff
     this.interfaces.push({linkType, snaplen: this.snaplen, unitsPerSec: this.nsec ? 1e9 : 1e6, tsOffset: 0})
     this.caplenLimit = Math.min(Math.max(maxCaplenFor(linkType), this.snaplen), MAX_RECORD)
+    this.pcapLinkType = linkType
     this.pos = 24
   }
 
@@ -340,29 +346,29 @@ export class CaptureReader {
     const p = this.pos
     if (this.end - p < hl) return this.need(hl)
     const caplen = this.u32(p + 8)
-    const iface = this.interfaces[0]
     if (caplen > this.caplenLimit) {
-      this.fail(`record caplen ${caplen} is larger than any valid packet (snaplen ${iface.snaplen})`, this.base + p)
+      this.fail(`record caplen ${caplen} is larger than any valid packet (snaplen ${this.snaplen})`, this.base + p)
     }
     if (this.end - p < hl + caplen) return this.need(hl + caplen)
     const rec = this.rec
-    rec.buf = this.buf
-    rec.tsSec = this.u32(p)
-    const frac = this.u32(p + 4)
-    rec.tsNsec = this.nsec ? frac : frac * 1000
-    if (rec.tsNsec >= 1e9) {
+    let sec = this.u32(p)
+    let nsec = this.nsec ? this.u32(p + 4) : this.u32(p + 4) * 1000
+    if (nsec >= 1e9) {
       // Invalid fractions (>= 1 s) are carried into the seconds so that every timestamp we hand out is valid.
-      rec.tsSec += Math.floor(rec.tsNsec / 1e9)
-      rec.tsNsec %= 1e9
+      sec += Math.floor(nsec / 1e9)
+      nsec %= 1e9
     }
+    rec.buf = this.buf
+    rec.tsSec = sec
+    rec.tsNsec = nsec
     rec.hasTs = true
     rec.caplen = caplen
     rec.origLen = this.u32(p + 12)
-    rec.linkType = iface.linkType
+    rec.linkType = this.pcapLinkType
     rec.dataStart = p + hl
     rec.offset = this.base + p
     rec.recordLen = hl + caplen
-    if (caplen > iface.snaplen) this.overSnaplen++
+    if (caplen > this.snaplen) this.overSnaplen++
     this.pos = p + hl + caplen
     return GOT
   }
