@@ -7,7 +7,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {HAVE_SHARED, ROOT, SHARED, hasTool, runCli, tempDir} from './helpers.js'
+import {HAVE_SHARED, ROOT, SHARED, TESTDATA, hasTool, runCli, tempDir} from './helpers.js'
 import {CaptureReader} from '../src/pcap/reader.js'
 import {AtomicFileSink, PcapWriter} from '../src/pcap/writer.js'
 import {DurationHistogram} from '../src/replay/histogram.js'
@@ -470,4 +470,22 @@ test('replay onto a veth: --loop-count repeats every packet', {skip: NETNS_SKIP 
   assert.equal(report.loops, 3)
   assert.equal(peer.length, 3 * original.length)
   assert.deepEqual(peer.map((f) => f.data.toString('hex')), [...original, ...original, ...original].map((f) => f.data.toString('hex')))
+})
+
+test('--file-suffix and --file-regexp select the files replay takes from directories', (t) => {
+  const dir = tempDir(t)
+  const run = (extra: string[]) => {
+    const out = join(dir, 'out.pcapng')
+    const r = runCli(['replay', TESTDATA, '--out-file', out, '--topspeed', '--json', ...extra])
+    assert.equal(r.status, 0, r.stderr.toString())
+    return JSON.parse(r.stdout.toString())
+  }
+  const all = run([])
+  const ng = run(['--file-suffix', 'pcapng'])
+  const gaps = run(['--file-regexp', 'gaps'])
+  assert.ok(ng.packets.sent > 0 && gaps.packets.sent > 0)
+  assert.ok(ng.packets.sent < all.packets.sent && gaps.packets.sent < all.packets.sent)
+  const bad = runCli(['replay', TESTDATA, '--out-file', join(dir, 'x.pcap'), '--file-regexp', '('])
+  assert.equal(bad.status, 2)
+  assert.match(bad.stderr.toString(), /--file-regexp/)
 })

@@ -1,7 +1,7 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {availableParallelism} from 'node:os'
 import {loadConfig} from '../config.js'
-import {DEFAULT_SUFFIXES} from '../dataset/discover.js'
+import {DEFAULT_SUFFIXES, selectionFromFlags, type DiscoveryOptions} from '../dataset/discover.js'
 import {mapDataset} from '../dataset/mapper.js'
 import {writeMetadata, type DatasetMeta} from '../dataset/metadata.js'
 import {terminalProgress} from '../progress.js'
@@ -66,15 +66,11 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     const pick = <T>(name: string, value: T | undefined): T | undefined => value ?? (fromFile[name] as T | undefined)
     const dirs = [...(argv as string[]), ...(pick<string[]>('dir-src', flags['dir-src']) ?? [])].flat()
     if (dirs.length === 0) this.error('no inputs: give capture files or directories, or --dir-src DIR', {exit: 2})
-    const suffixes = (pick<string[] | string>('file-suffix', flags['file-suffix']) ?? [])
-    const suffixList = [suffixes].flat().flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)
-      .map((s) => (s.startsWith('.') ? s : `.${s}`))
-    const regexpText = pick<string>('file-regexp', flags['file-regexp'])
-    let regexp: RegExp | undefined
+    let selection: DiscoveryOptions
     try {
-      regexp = regexpText ? new RegExp(regexpText) : undefined
+      selection = selectionFromFlags(pick<string[] | string>('file-suffix', flags['file-suffix']), pick<string>('file-regexp', flags['file-regexp']))
     } catch (e) {
-      this.error(`--file-regexp: ${(e as Error).message}`, {exit: 2})
+      this.error((e as Error).message, {exit: 2})
     }
     const workers = Number(pick('file-workers', flags['file-workers']) ?? availableParallelism())
     if (!Number.isInteger(workers) || workers < 1) this.error('--file-workers must be a whole number ≥ 1', {exit: 2})
@@ -83,7 +79,7 @@ is still written and says which, in "error"); 2 bad usage (unknown flag, no inpu
     const indexDir = pick<boolean>('index', flags.index) === false ? undefined : db
 
     const outcome = await mapDataset({
-      inputs: dirs, suffixes: suffixList, regexp, workers, previous: dumpJson, force: flags.force,
+      inputs: dirs, ...selection, workers, previous: dumpJson, force: flags.force,
       progress: await terminalProgress('map'), indexDir,
     })
     for (const p of outcome.problems) this.warn(p)

@@ -36,6 +36,8 @@ export default class Replay extends Command {
 
   static flags = {
     'dump-json': Flags.string({description: 'metadata JSON written by `pcapkit map --dump-json` naming the captures'}),
+    'file-suffix': Flags.string({description: 'with paths: file name endings to take from directories, comma-separated or repeated; each also matches with .gz [default: .pcap,.pcapng,.cap]', multiple: true}),
+    'file-regexp': Flags.string({description: 'with paths: keep only files (or tar members, ARCHIVE#member) whose full path matches'}),
     'out-interface': Flags.string({char: 'i', description: 'send on this network interface (there is no default)'}),
     'out-file': Flags.string({char: 'w', description: 'write what would be sent to this capture file instead (atomically)'}),
     'keep-timestamps': Flags.boolean({description: 'with --out-file: keep the original timestamps instead of replay time'}),

@@ -11,6 +11,22 @@ export interface DiscoveryOptions {
   regexp?: RegExp
 }
 
+/**
+ * The file selection flags shared by commands that walk directories (gopherCap's --file-suffix and --file-regexp):
+ * suffixes comma-separated or repeated, with or without their dot. Throws on an invalid regular expression.
+ */
+export function selectionFromFlags(suffixFlags: string[] | string | undefined, regexpText: string | undefined): DiscoveryOptions {
+  const suffixes = [suffixFlags ?? []].flat().flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)
+    .map((s) => (s.startsWith('.') ? s : `.${s}`))
+  let regexp: RegExp | undefined
+  try {
+    regexp = regexpText ? new RegExp(regexpText) : undefined
+  } catch (e) {
+    throw new Error(`--file-regexp: ${(e as Error).message}`)
+  }
+  return {suffixes, regexp}
+}
+
 export interface FoundFile {
   path: string
   size: number

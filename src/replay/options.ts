@@ -7,10 +7,13 @@ import {ReplayError} from './errors.js'
 import type {PaceMode} from './pacer.js'
 import {OPEN_WINDOW, type TimeWindow} from './window.js'
 import {parseDuration, parseTime} from '../dataset/timefmt.js'
+import {selectionFromFlags, type DiscoveryOptions} from '../dataset/discover.js'
 
 /** The flags as the user typed them (numbers stay text so that every mistake gets the same kind of message). */
 export interface ReplayFlags {
   'dump-json'?: string
+  'file-suffix'?: string[]
+  'file-regexp'?: string
   'out-interface'?: string
   'out-file'?: string
   'keep-timestamps'?: boolean
@@ -36,6 +39,8 @@ export type PaceRequest = PaceMode | {kind: 'fit'; durationNs: number}
 
 export interface ReplayOptions {
   inputs: string[]
+  /** Which files to take from directories (and tarballs) given as inputs. */
+  selection: DiscoveryOptions
   metadata?: string
   outInterface?: string
   outFile?: string
@@ -106,8 +111,19 @@ export function replayOptions(inputs: string[], f: ReplayFlags): ReplayOptions {
     throw usage(`--time-from (${f['time-from']}) must be earlier than --time-to (${f['time-to']})`)
   }
 
+  if (f['dump-json'] && (f['file-suffix'] || f['file-regexp'])) {
+    throw usage('--file-suffix and --file-regexp select files from paths; the --dump-json metadata names its files itself')
+  }
+  let selection: DiscoveryOptions
+  try {
+    selection = selectionFromFlags(f['file-suffix'], f['file-regexp'])
+  } catch (e) {
+    throw usage((e as Error).message)
+  }
+
   return {
     inputs,
+    selection,
     metadata: f['dump-json'],
     outInterface: f['out-interface'],
     outFile: f['out-file'],

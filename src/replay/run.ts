@@ -63,7 +63,7 @@ export async function replayCaptures(options: ReplayOptions, hooks: ReplayHooks)
 async function findSources(o: ReplayOptions): Promise<SourceList> {
   let found: SourceList
   try {
-    found = o.metadata ? sourcesFromMetadata(o.metadata, o.window) : await sourcesFromPaths(o.inputs, o.window)
+    found = o.metadata ? sourcesFromMetadata(o.metadata, o.window) : await sourcesFromPaths(o.inputs, o.window, o.selection)
   } catch (e) {
     throw new ReplayError((e as Error).message, 'NO_INPUT')
   }

@@ -9,7 +9,7 @@ import {existsSync} from 'node:fs'
 import pLimit from 'p-limit'
 import type {MergeInput} from './merge.js'
 import {isAtOrAfterEnd, isBefore, type TimeWindow} from './window.js'
-import {DEFAULT_SUFFIXES, discoverCaptures} from '../dataset/discover.js'
+import {DEFAULT_SUFFIXES, discoverCaptures, type DiscoveryOptions} from '../dataset/discover.js'
 import {mapCapture} from '../dataset/map-file.js'
 import {loadMetadata, parseEpoch, type FileMeta} from '../dataset/metadata.js'
 import {CaptureReader} from '../pcap/reader.js'
@@ -68,17 +68,18 @@ function locate(path: string, jsonPath: string): string {
 }
 
 /** Sources from files and directories (recursively, capture suffixes only), each placed by its first record. */
-export async function sourcesFromPaths(inputs: string[], window: TimeWindow): Promise<SourceList> {
-  const found = await discoverCaptures(inputs)
+export async function sourcesFromPaths(inputs: string[], window: TimeWindow, selection: DiscoveryOptions = {}): Promise<SourceList> {
+  const found = await discoverCaptures(inputs, selection)
   const problems = [...found.problems]
   const limit = pLimit(PROBE_CONCURRENCY)
-  const probed = await Promise.all(found.files.map((f) => limit((): Promise<ReplaySource[] | ReplaySource | null> => (f.tarball ? tarballMembers(f.path, problems) : probe(f.path, problems)))))
+  const probed = await Promise.all(found.files.map((f) => limit((): Promise<ReplaySource[] | ReplaySource | null> => (f.tarball ? tarballMembers(f.path, selection, problems) : probe(f.path, problems)))))
   return keepInWindow(probed.flat().filter((s): s is ReplaySource => s !== null), problems, window)
 }
 
 /** A tarball's capture members (ARCHIVE#member), placed by mapping them once from the stream. */
-async function tarballMembers(path: string, problems: string[]): Promise<ReplaySource[]> {
-  const mapped = await mapCapture({path, index: false, tarball: {suffixes: DEFAULT_SUFFIXES, regexp: null}})
+async function tarballMembers(path: string, selection: DiscoveryOptions, problems: string[]): Promise<ReplaySource[]> {
+  const suffixes = selection.suffixes?.length ? selection.suffixes : DEFAULT_SUFFIXES
+  const mapped = await mapCapture({path, index: false, tarball: {suffixes, regexp: selection.regexp?.source ?? null}})
   const out: ReplaySource[] = []
   for (const {path: name, summary: s} of mapped) {
     if (s.error) problems.push(s.error)
