@@ -40,3 +40,8 @@ export function tempDir(t: {after: (fn: () => void) => void}, prefix = 'pcapkit-
   t.after(() => rmSync(d, {recursive: true, force: true}))
   return d
 }
+
+/** oclif wraps error messages to the terminal width, prefixing lines with ' ›'; tests read them unwrapped. */
+export function errorText(r: SpawnSyncReturns<Buffer>): string {
+  return r.stderr.toString().replace(/\s*\n\s*›\s*/g, ' ')
+}

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {copyFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {HAVE_SHARED, ROOT, SHARED, hasTool, runCli, tempDir} from './helpers.js'
+import {HAVE_SHARED, ROOT, SHARED, errorText, hasTool, runCli, tempDir} from './helpers.js'
 
 const FILES = ['mercury__4SICS-GeekLounge-151020.pcap', 'zeek__echo-connections.pcap', 'tcpreplay__test.pcap', 'zeek__ssh.pcap']
 const FILTER = 'tcp port 22 or udp port 53'
@@ -47,7 +47,7 @@ test('kill -9 during map leaves a usable index that the next map repairs', {skip
     // Whatever the kill left: a clear "changed since mapped" error, never wrong packets or a broken index.
     const q = runCli(['query', FILTER, '--db', db, '--count'])
     if (q.status === 0) assert.equal(Number(q.stdout.toString()), expected, `after a kill at ${ms} ms`)
-    else assert.match(q.stderr.toString(), /changed since/, `after a kill at ${ms} ms: ${q.stderr}`)
+    else assert.match(errorText(q), /changed since/, `after a kill at ${ms} ms: ${q.stderr}`)
     const again = runCli(['map', dir, '--dump-json', json])
     assert.equal(again.status, 0, again.stderr.toString())
     assert.equal(Number(runCli(['query', FILTER, '--db', db, '--count']).stdout.toString()), expected)

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {copyFileSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {basename, join} from 'node:path'
-import {HAVE_SHARED, ROOT, SHARED, capturesIn, hasTool, runCli, tempDir} from './helpers.js'
+import {HAVE_SHARED, ROOT, SHARED, capturesIn, errorText, hasTool, runCli, tempDir} from './helpers.js'
 import {CaptureReader} from '../src/pcap/reader.js'
 import {decode} from '../src/decode/decode.js'
 import {Fields, LAYER} from '../src/decode/fields.js'
@@ -235,8 +235,8 @@ test('after an incremental re-map, answers follow the files', {skip: !HAVE_SHARE
   // Before re-mapping, the changed file is an error that names it, never wrong packets.
   const stale = runCli(['query', filter, '--db', db, '--count'])
   assert.equal(stale.status, 1)
-  assert.match(stale.stderr.toString(), /tcpreplay__test\.pcap: changed since/)
-  assert.match(stale.stderr.toString(), /gopacket__test_dns\.pcap: no longer exists/)
+  assert.match(errorText(stale), /tcpreplay__test\.pcap: changed since/)
+  assert.match(errorText(stale), /gopacket__test_dns\.pcap: no longer exists/)
 
   const again = runCli(['map', pcaps, '--dump-json', json])
   assert.equal(again.status, 0, again.stderr.toString())
@@ -249,13 +249,13 @@ test('query gives clear errors for bad filters, missing indexes and bad times', 
   const dir = tempDir(t)
   const syntax = runCli(['query', 'host 10.0.0.1 and (port 80', '--db', dir])
   assert.equal(syntax.status, 2)
-  assert.match(syntax.stderr.toString(), /column/)
+  assert.match(errorText(syntax), /column/)
   const missing = runCli(['query', 'tcp', '--db', join(dir, 'nothing.index'), '--count'])
   assert.equal(missing.status, 2)
-  assert.match(missing.stderr.toString(), /no index at/)
+  assert.match(errorText(missing), /no index at/)
   const time = runCli(['query', 'tcp', '--db', dir, '--start', 'yesterday-ish'])
   assert.equal(time.status, 2)
-  assert.match(time.stderr.toString(), /cannot read time/)
+  assert.match(errorText(time), /cannot read time/)
 })
 
 test('--scan gives the same answer as the index, and pcap output pipes into tshark', {skip: !HAVE_SHARED || !hasTool('tshark')}, async (t) => {

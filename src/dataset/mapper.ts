@@ -71,8 +71,9 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
     const progress = opts.progress
     progress?.start(todo.length, todo.reduce((n, f) => n + f.size, 0))
     const seen = new Map<string, number>()
+    const {mapCapture} = await import('./map-file.js')
     const pool = new WorkerPool<MapTask, MapResult[]>(siblingScript(import.meta.url, 'map-worker'),
-      opts.workers ?? availableParallelism())
+      opts.workers ?? availableParallelism(), mapCapture)
     const byPath = new Map(todo.map((f) => [f.path, f]))
     let writes = Promise.resolve()
     try {

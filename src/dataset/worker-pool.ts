@@ -6,26 +6,37 @@ export type WorkerReply<R> =
   | {kind: 'done'; result: R}
   | {kind: 'failed'; message: string}
 
+/** Runs one task in this thread, reporting progress: what a worker does with each message. */
+export type TaskHandler<T, R> = (task: T, onProgress: (bytes: number) => void) => Promise<R>
+
 /**
- * A fixed set of worker threads fed from one queue, so two cores read two files at once. Each worker runs
- * `script` and answers every task message with WorkerReply messages.
+ * A fixed number of lanes fed from one queue, so two cores read two files at once. With `inline`, the first lane
+ * runs in this thread (otherwise idle while it waits) and the others in worker threads running `script`, which
+ * answer every task message with WorkerReply messages: one thread fewer to start for the same parallelism.
  */
 export class WorkerPool<T, R> {
   private readonly workers: Worker[] = []
 
-  constructor(private readonly script: URL, private readonly size: number) {}
+  constructor(private readonly script: URL, private readonly size: number, private readonly inline?: TaskHandler<T, R>) {}
 
   async run(tasks: T[], onResult: (task: T, result: R) => void, onProgress?: (task: T, bytes: number) => void): Promise<void> {
     let next = 0
     const count = Math.max(1, Math.min(this.size, tasks.length))
     const lanes: Promise<void>[] = []
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(this.script)
-      this.workers.push(worker)
+      let runTask: (task: T) => Promise<R>
+      const inline = this.inline
+      if (i === 0 && inline) {
+        runTask = (task) => inline(task, (bytes) => onProgress?.(task, bytes))
+      } else {
+        const worker = new Worker(this.script)
+        this.workers.push(worker)
+        runTask = (task) => this.runOne(worker, task, onProgress)
+      }
       lanes.push((async () => {
         while (next < tasks.length) {
           const task = tasks[next++]
-          onResult(task, await this.runOne(worker, task, onProgress))
+          onResult(task, await runTask(task))
         }
       })())
     }
@@ -69,7 +80,7 @@ export function siblingScript(moduleUrl: string, name: string): URL {
  * The worker side of WorkerPool: answers each task message with progress messages and one result or error.
  * Call once from a worker thread's entry module.
  */
-export function serveTasks<T, R>(handle: (task: T, onProgress: (bytes: number) => void) => Promise<R>): void {
+export function serveTasks<T, R>(handle: TaskHandler<T, R>): void {
   const port = parentPort!
   port.on('message', async (task: T) => {
     let reply: WorkerReply<R>
