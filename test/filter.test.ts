@@ -5,9 +5,9 @@ import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
 import pLimit from 'p-limit'
 import {join} from 'node:path'
-import {closeSync, openSync, writeSync} from 'node:fs'
 import {HAVE_SHARED, SHARED, capturesIn, hasTool, tempDir} from './helpers.js'
 import {CaptureReader, type PacketRecord} from '../src/pcap/reader.js'
+import {AtomicFileSink, PcapWriter} from '../src/pcap/writer.js'
 import {decode, DECODED_LINK_TYPES} from '../src/decode/decode.js'
 import {Fields, LAYER} from '../src/decode/fields.js'
 import {IPPROTO} from '../src/decode/protocols.js'
@@ -323,32 +323,26 @@ const MAX_SNAPLEN = 262144
 class Group {
   readonly files: number[] = []
   private verdicts = new Uint8Array(1 << 16)
-  private readonly fd: number
-  private pending = Buffer.allocUnsafe(1 << 20)
-  private used = 0
+  private readonly writer: PcapWriter
+  /** The record as written: same bytes, its index in the group as the timestamp. */
+  private readonly indexed = {buf: Buffer.alloc(0), dataStart: 0, caplen: 0, origLen: 0, tsSec: 0, tsNsec: 0, linkType: 0}
 
   constructor(readonly path: string, readonly linkType: number, readonly vlans: number, readonly labels: number,
     private readonly cases: number) {
-    this.fd = openSync(path, 'w')
-    const header = this.reserve(24)
-    header.writeUInt32LE(PCAP_MAGIC_US, 0)
-    header.writeUInt16LE(2, 4)
-    header.writeUInt16LE(4, 6)
-    header.writeUInt32LE(0, 8)
-    header.writeUInt32LE(0, 12)
-    header.writeUInt32LE(MAX_SNAPLEN, 16)
-    header.writeUInt32LE(linkType, 20)
+    this.writer = new PcapWriter(new AtomicFileSink(path), linkType, MAX_SNAPLEN, false)
+    this.indexed.linkType = linkType
   }
 
   /** Adds a packet whose timestamp is its index in the group. */
   add(rec: PacketRecord, file: number, verdict: (c: number) => boolean): void {
     const index = this.files.push(file) - 1
-    const header = this.reserve(16)
-    header.writeUInt32LE(index, 0)
-    header.writeUInt32LE(0, 4)
-    header.writeUInt32LE(rec.caplen, 8)
-    header.writeUInt32LE(rec.origLen, 12)
-    rec.buf.copy(this.reserve(rec.caplen), 0, rec.dataStart, rec.dataStart + rec.caplen)
+    const out = this.indexed
+    out.buf = rec.buf
+    out.dataStart = rec.dataStart
+    out.caplen = rec.caplen
+    out.origLen = rec.origLen
+    out.tsSec = index
+    void this.writer.write(this.indexed) // a file sink writes synchronously: nothing to wait for
     if ((index + 1) * this.cases > this.verdicts.length) {
       const bigger = new Uint8Array(this.verdicts.length * 2)
       bigger.set(this.verdicts)
@@ -361,23 +355,8 @@ class Group {
     return this.verdicts[index * this.cases + c] === 1
   }
 
-  close(): void {
-    this.flush()
-    closeSync(this.fd)
-  }
-
-  private reserve(n: number): Buffer {
-    if (this.used + n > this.pending.length) {
-      this.flush()
-      if (n > this.pending.length) this.pending = Buffer.allocUnsafe(n)
-    }
-    this.used += n
-    return this.pending.subarray(this.used - n, this.used)
-  }
-
-  private flush(): void {
-    writeSync(this.fd, this.pending, 0, this.used)
-    this.used = 0
+  close(): Promise<void> {
+    return this.writer.close()
   }
 }
 
@@ -428,7 +407,7 @@ async function gatherCorpus(predicates: PacketPredicate[], dir: string): Promise
       await reader.close()
     }
   }
-  for (const g of corpus.groups) g.close()
+  for (const g of corpus.groups) await g.close()
   return corpus
 }
 
