@@ -172,10 +172,7 @@ export class CaptureReader {
     r.snaplen = state.snaplen
     r.interfaces.push(...state.interfaces)
     r.sections.push(...state.sections)
-    if (state.format === 'pcap') {
-      r.pcapLinkType = state.interfaces[0].linkType
-      r.caplenLimit = Math.min(Math.max(maxCaplenFor(r.pcapLinkType), state.snaplen), MAX_RECORD)
-    }
+    if (state.format === 'pcap') r.usePcapLinkType(state.interfaces[0].linkType)
     return r
   }
 
@@ -336,9 +333,14 @@ export class CaptureReader {
     }
     const linkType = linkWord & 0xffff
     this.interfaces.push({linkType, snaplen: this.snaplen, unitsPerSec: this.nsec ? 1e9 : 1e6, tsOffset: 0})
-    this.caplenLimit = Math.min(Math.max(maxCaplenFor(linkType), this.snaplen), MAX_RECORD)
-    this.pcapLinkType = linkType
+    this.usePcapLinkType(linkType)
     this.pos = 24
+  }
+
+  /** Classic pcap: the file's one link type, and the largest caplen that is not damage for it. */
+  private usePcapLinkType(linkType: number): void {
+    this.pcapLinkType = linkType
+    this.caplenLimit = Math.min(Math.max(maxCaplenFor(linkType), this.snaplen), MAX_RECORD)
   }
 
   private parsePcapRecord(): number {
