@@ -7,6 +7,7 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {HAVE_SHARED, ROOT, SHARED, TESTDATA, hasTool, runCli, tempDir} from './helpers.js'
 import {CaptureReader} from '../src/pcap/reader.js'
 import {AtomicFileSink, PcapWriter} from '../src/pcap/writer.js'
@@ -275,6 +276,8 @@ test('replay refuses absurd or contradictory flags with a clear message (exit 2)
     [[src, '-w', 'x.pcap', '--loop-delay', '-1s'], /--loop-delay: cannot read duration/],
     [[src, '-w', 'x.pcap', '-i', 'pk-none0'], /choose one output/],
     [[src, '--keep-timestamps', '-i', 'pk-none0'], /--keep-timestamps applies to --out-file only/],
+    [[src, '-w', 'x.pcap', '--sender', 'libpcap'], /--sender applies to --out-interface only/],
+    [[src, '-i', 'pk-none0', '--sender', 'raw'], /Expected --sender=raw to be one of: auto, packet-socket, libpcap/],
   ]
   for (const [args, message] of cases) {
     const r = runCli(['replay', ...args])
@@ -295,8 +298,8 @@ interface Netns {
    * ring buffer); done() waits for that, or stops it after a grace period when fewer arrive.
    */
   capture(file: string, count: number): Promise<{done(): Promise<void>}>
-  /** Runs pcapkit inside the namespace and parses its --json report. */
-  replay(args: string[]): Promise<{report: ReplayReport; status: number | null; stderr: string}>
+  /** Runs pcapkit inside the namespace and parses its --json report; `meanwhile` runs while it does. */
+  replay(args: string[], meanwhile?: (replay: ChildProcess) => Promise<void>): Promise<{report: ReplayReport; status: number | null; stderr: string}>
 }
 
 function run(cmd: string, args: string[]): void {
@@ -327,7 +330,7 @@ function netns(t: {after: (fn: () => void) => void}): Netns {
     return c
   }
   const exited = (c: ChildProcess): Promise<void> => new Promise((resolve) => {
-    if (c.exitCode !== null) resolve()
+    if (c.exitCode !== null || c.signalCode !== null) resolve()
     else c.once('exit', () => resolve())
   })
   return {
@@ -353,12 +356,13 @@ function netns(t: {after: (fn: () => void) => void}): Netns {
         },
       }
     },
-    async replay(args) {
+    async replay(args, meanwhile) {
       const c = spawnInNs([process.execPath, join(ROOT, 'bin/run.js'), 'replay', '--json', '--out-interface', 'va', ...args])
       let stdout = ''
       let stderr = ''
       c.stdout!.on('data', (d) => (stdout += d))
       c.stderr!.on('data', (d) => (stderr += d))
+      await meanwhile?.(c)
       await exited(c)
       assert.ok(stdout.length > 0, `replay printed no report (status ${c.exitCode}): ${stderr}`)
       return {report: JSON.parse(stdout), status: c.exitCode, stderr}
@@ -402,11 +406,14 @@ test('replay onto a veth: shared captures arrive byte-identical and in merged or
   const fits = expected.filter(vethCarries)
   assert.equal(expected.length - fits.length, 3, 'the set holds three frames the veth cannot carry')
 
-  const {report, peer} = await replayToPeer(ns, dir, [...inputs, '--topspeed'], fits.length)
-  assert.equal(report.packets.oversize, 3)
-  assert.equal(report.packets.failed, 0)
-  assert.equal(report.packets.sent, fits.length)
-  assert.deepEqual(peer.map((f) => f.data.toString('hex')), fits.map((f) => f.data.toString('hex')))
+  // Both senders: the batching packet socket (the default on Ethernet) and libpcap.
+  for (const sender of ['packet-socket', 'libpcap']) {
+    const {report, peer} = await replayToPeer(ns, dir, [...inputs, '--topspeed', '--sender', sender], fits.length)
+    assert.equal(report.packets.oversize, 3, sender)
+    assert.equal(report.packets.failed, 0, sender)
+    assert.equal(report.packets.sent, fits.length, sender)
+    assert.deepEqual(peer.map((f) => f.data.toString('hex')), fits.map((f) => f.data.toString('hex')), sender)
+  }
 
   // With --mtu-trunc, 802.1ad frames of 1518 bytes (no allowance for that tag) go out cut to 1514.
   const ad = join(SHARED, 'tcpreplay__test.rewrite_vlan802.1ad.pcap')
@@ -414,6 +421,44 @@ test('replay onto a veth: shared captures arrive byte-identical and in merged or
   const cut = await replayToPeer(ns, dir, [ad, '--topspeed', '--mtu-trunc'], adFrames.length)
   assert.equal(cut.report.packets.truncated, adFrames.filter((f) => !vethCarries(f)).length)
   assert.deepEqual(cut.peer.map((f) => f.data.toString('hex')), adFrames.map((f) => f.data.subarray(0, 1514).toString('hex')))
+})
+
+test('replay onto an interface that goes down: frames counted as failed with their error, batched or paced', {skip: NETNS_SKIP || !HAVE_SHARED}, async (t) => {
+  const ns = netns(t)
+  const src = join(SHARED, 'zeek__5-pings.pcap')
+  const setVa = (state: string): void => run('ip', ['netns', 'exec', ns.name, 'ip', 'link', 'set', 'va', state])
+  const received = (): number => Number(spawnSync('ip', ['netns', 'exec', ns.name, 'cat', '/sys/class/net/vb/statistics/rx_packets']).stdout)
+  const downAfter = async (replay: ChildProcess, stopAfterMs?: number): Promise<void> => {
+    // Down once frames flow (the replay is past its start-up and has its SIGINT handler).
+    const before = received()
+    for (let waited = 0; received() === before && waited < 20_000; waited += 20) await sleep(20)
+    setVa('down')
+    if (stopAfterMs === undefined) return
+    await sleep(stopAfterMs)
+    replay.kill('SIGINT')
+  }
+  // Top speed in batches (failures found after the frames were accepted) and paced one by one. Not libpcap: the
+  // cap binding aborts the process when the device goes away under its receive poll (binding.cc cb_packets).
+  const cases: [string[], number | undefined][] = [
+    [['--topspeed', '--loop-infinite'], 300],
+    [['--pps', '20', '--loop-count', '4'], undefined],
+  ]
+  for (const [args, stopAfter] of cases) {
+    setVa('up')
+    const {report, status} = await ns.replay([src, ...args], (c) => downAfter(c, stopAfter))
+    const what = args.join(' ')
+    assert.ok(report.packets.sent > 0 && report.packets.failed > 0, `${what}: ${JSON.stringify(report.packets)}`)
+    const errors = report.send_errors as Record<string, number>
+    assert.equal(Object.values(errors).reduce((a, b) => a + b, 0), report.packets.failed, `${what}: ${JSON.stringify(errors)}`)
+    assert.match(Object.keys(errors).join(), /ENETDOWN|Network is down/, what)
+    assert.equal(status, 1, `${what}: failed frames make the exit status 1`)
+  }
+  // Down before the start: refused with a clear message by both senders.
+  setVa('down')
+  for (const sender of ['packet-socket', 'libpcap']) {
+    const refused = await ns.replay([src, '--sender', sender]).catch((e: Error) => e)
+    assert.match(String(refused), /status 3\b.*interface va is down/s, sender)
+  }
 })
 
 /** Per-gap error (ms) between the frames that arrived and their original spacing, matched by sequence number. */

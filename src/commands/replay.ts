@@ -1,6 +1,6 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {ReplayError, type ReplayErrorCode} from '../replay/errors.js'
-import {replayOptions} from '../replay/options.js'
+import {SENDERS, replayOptions} from '../replay/options.js'
 import {ProgressLine} from '../replay/progress.js'
 import {formatReport} from '../replay/report.js'
 import {replayCaptures} from '../replay/run.js'
@@ -40,6 +40,10 @@ export default class Replay extends Command {
     'file-regexp': Flags.string({description: 'with paths: keep only files (or tar members, ARCHIVE#member) whose full path matches'}),
     'out-interface': Flags.string({char: 'i', description: 'send on this network interface (there is no default)'}),
     'out-file': Flags.string({char: 'w', description: 'write what would be sent to this capture file instead (atomically)'}),
+    sender: Flags.string({
+      description: 'how frames reach the interface: packet-socket (Linux, Ethernet; batches frames at --topspeed), libpcap (any interface), or auto (packet-socket where it can)',
+      options: [...SENDERS], default: 'auto',
+    }),
     'keep-timestamps': Flags.boolean({description: 'with --out-file: keep the original timestamps instead of replay time'}),
     'time-modifier': Flags.string({description: 'speed factor, any number > 0: 2 = twice as fast, 0.25 = four times slower [default: 1]'}),
     'time-scale-enabled': Flags.boolean({description: 'fit the whole replay into --time-scale-duration'}),

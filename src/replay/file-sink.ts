@@ -3,7 +3,7 @@
  * stamped with the time each frame went out (or its original time with keepTimestamps), written atomically.
  */
 import {ReplayError} from './errors.js'
-import type {FrameSink, StagedFrame} from './sink.js'
+import {NO_LATE_FAILURES, type FrameSink, type LateFailures, type StagedFrame} from './sink.js'
 import {AtomicFileSink, PcapngWriter, PcapWriter} from '../pcap/writer.js'
 
 export interface FileFormat {
@@ -77,6 +77,11 @@ export class FileSink implements FrameSink {
       throw this.writeError(e)
     }
     return flushed ? flushed.then(() => true, (e) => Promise.reject(this.writeError(e))) : true
+  }
+
+  /** Every write either succeeded or ended the replay. */
+  flush(): LateFailures {
+    return NO_LATE_FAILURES
   }
 
   private writeError(e: unknown): ReplayError {

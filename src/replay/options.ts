@@ -16,6 +16,7 @@ export interface ReplayFlags {
   'file-regexp'?: string
   'out-interface'?: string
   'out-file'?: string
+  sender?: string
   'keep-timestamps'?: boolean
   'time-modifier'?: string
   'time-scale-enabled'?: boolean
@@ -34,6 +35,9 @@ export interface ReplayFlags {
   'skip-ooo'?: boolean
 }
 
+export const SENDERS = ['auto', 'packet-socket', 'libpcap'] as const
+export type Sender = typeof SENDERS[number]
+
 /** How to pace, before the timeline is known: fitting to a duration needs the captures' span. */
 export type PaceRequest = PaceMode | {kind: 'fit'; durationNs: number}
 
@@ -44,6 +48,8 @@ export interface ReplayOptions {
   metadata?: string
   outInterface?: string
   outFile?: string
+  /** How frames reach the interface: a batching PF_PACKET socket, libpcap, or the first that serves it. */
+  sender: Sender
   keepTimestamps: boolean
   pace: PaceRequest
   window: TimeWindow
@@ -97,6 +103,10 @@ export function replayOptions(inputs: string[], f: ReplayFlags): ReplayOptions {
   if (f['out-bpf'] !== undefined && f['out-bpf'].trim() === '') throw usage('--out-bpf needs a filter expression')
 
   const maxFrame = f['skip-mtu'] === undefined ? undefined : wholeNumber('skip-mtu', f['skip-mtu'], 1)
+  if (f.sender !== undefined && !(SENDERS as readonly string[]).includes(f.sender)) {
+    throw usage(`--sender must be one of ${SENDERS.join(', ')}`)
+  }
+  if (f.sender !== undefined && f.sender !== 'auto' && !f['out-interface']) throw usage('--sender applies to --out-interface only')
   if (f['mtu-trunc'] && maxFrame === undefined && !f['out-interface']) {
     throw usage('--mtu-trunc needs a size limit: --skip-mtu N, or an --out-interface (its MTU)')
   }
@@ -127,6 +137,7 @@ export function replayOptions(inputs: string[], f: ReplayFlags): ReplayOptions {
     metadata: f['dump-json'],
     outInterface: f['out-interface'],
     outFile: f['out-file'],
+    sender: (f.sender ?? 'auto') as Sender,
     keepTimestamps: f['keep-timestamps'] ?? false,
     pace: paceRequest(f),
     window,

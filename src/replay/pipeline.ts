@@ -115,6 +115,7 @@ export class ReplayPipeline {
           if (sent) await sent
         }
       }
+      this.settleLateFailures()
     } finally {
       await merge.close()
       for (const p of merge.problems) this.problems.add(p)
@@ -182,6 +183,14 @@ export class ReplayPipeline {
       return undefined
     }
     return ok.then((flushed) => this.count(flushed, length))
+  }
+
+  /** Frames a batching sink accepted but then failed to send move from sent to failed. */
+  private settleLateFailures(): void {
+    const late = this.sink.flush()
+    this.stats.sent -= late.frames
+    this.stats.sentBytes -= late.bytes
+    this.stats.failed += late.frames
   }
 
   private count(ok: boolean, length: number): void {

@@ -4,9 +4,10 @@
  */
 import {ReplayError} from './errors.js'
 import {FileSink, chooseFileFormat} from './file-sink.js'
-import {InterfaceSink} from './interface-sink.js'
+import {InterfaceSink, interfaceFacts} from './interface-sink.js'
 import type {ReplayOptions} from './options.js'
 import {compileOutFilter} from './out-filter.js'
+import {PacketSocketSink, TOPSPEED_BATCH} from './packet-socket-sink.js'
 import type {PaceMode} from './pacer.js'
 import {ReplayPipeline} from './pipeline.js'
 import type {ProgressLine} from './progress.js'
@@ -28,7 +29,7 @@ export async function replayCaptures(options: ReplayOptions, hooks: ReplayHooks)
   const filter = options.outBpf === undefined ? null : compileOutFilter(options.outBpf)
   const found = await findSources(options)
   const pace = await settlePace(options, found.sources)
-  const sink = openSink(options, found.sources)
+  const sink = openSink(options, found.sources, pace)
   let outcome
   try {
     const pipeline = new ReplayPipeline({
@@ -86,8 +87,13 @@ async function settlePace(o: ReplayOptions, sources: ReplaySource[]): Promise<Pa
   return {kind: 'timeline', speed: spanNs / o.pace.durationNs}
 }
 
-function openSink(o: ReplayOptions, sources: ReplaySource[]): FrameSink {
-  if (o.outInterface) return InterfaceSink.open(o.outInterface)
+function openSink(o: ReplayOptions, sources: ReplaySource[], pace: PaceMode): FrameSink {
+  if (o.outInterface) {
+    const facts = interfaceFacts(o.outInterface)
+    const packetSocket = o.sender === 'packet-socket' || (o.sender === 'auto' && PacketSocketSink.canSend(facts))
+    // Batching only where nothing waits for a due time: a paced frame must leave when it is due.
+    return packetSocket ? PacketSocketSink.open(facts, pace.kind === 'topspeed' ? TOPSPEED_BATCH : 1) : InterfaceSink.open(facts)
+  }
   const snaplen = o.truncateOversize && o.maxFrame !== undefined ? o.maxFrame : FILE_SNAPLEN
   return new FileSink(o.outFile!, chooseFileFormat(sources, o.keepTimestamps, snaplen), o.keepTimestamps)
 }

@@ -31,6 +31,14 @@ export class StagedFrame implements WritablePacket {
   }
 }
 
+/** Frames a sink had accepted (send returned true) that it then failed to send. */
+export interface LateFailures {
+  frames: number
+  bytes: number
+}
+
+export const NO_LATE_FAILURES: LateFailures = Object.freeze({frames: 0, bytes: 0})
+
 export interface FrameSink {
   /** What the run writes to, for messages and the report. */
   readonly description: string
@@ -43,6 +51,11 @@ export interface FrameSink {
    * the caller); a promise only when the sink had to wait for I/O.
    */
   send(frame: StagedFrame, nowMs: number): boolean | Promise<boolean>
+  /**
+   * Sends what the sink still holds (a batching sink accepts frames before the kernel has them) and returns how
+   * many of the frames it accepted since the last call failed in the end, so the caller can count them as failed.
+   */
+  flush(): LateFailures
   /** Retries after transient errors, and the messages of failures with their counts. */
   readonly retries: number
   readonly errors: Map<string, number>

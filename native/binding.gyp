@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "replay_native",
+      "sources": ["replay_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
