@@ -44,6 +44,10 @@ usage (rules file, flags, no inputs).`)
     rules: Flags.string({description: 'YAML rules file: name → {expr: FILTER} or {conditions: [...]} (gopherCap)', required: true}),
     'out-dir': Flags.string({char: 'o', description: 'directory for OUT/RULE/<input>.pcap', required: true}),
     'out-gzip': Flags.boolean({description: 'gzip the outputs (.pcap.gz)', default: false}),
+    fsync: Flags.boolean({
+      description: 'fsync each output before renaming it into place (survives a power cut; runs at disk speed) [default: off, as tcpdump -w]',
+      default: false,
+    }),
     decap: Flags.boolean({description: 'strip GRE/ERSPAN/VXLAN/Geneve tunnel layers before the rules are checked', default: false}),
     'decap-depth': Flags.integer({description: 'with --decap: strip at most N tunnel layers [default: all]', min: 1, dependsOn: ['decap']}),
     'decap-drop-failed': Flags.boolean({description: 'with --decap: drop tunnelled packets that cannot be decapsulated instead of keeping them', default: false, dependsOn: ['decap']}),
@@ -82,6 +86,7 @@ usage (rules file, flags, no inputs).`)
         gzip: flags['out-gzip'],
         decap: flags.decap ? {maxDepth: flags['decap-depth'] ?? Infinity, dropFailed: flags['decap-drop-failed']} : null,
         dedupWindowNs,
+        fsync: flags.fsync,
       },
     })
     if (counts.inputs === 0 && counts.problems.length === 0) this.error('no capture files found in the inputs', {exit: 2})

@@ -1,72 +1,79 @@
 import {Worker, parentPort} from 'node:worker_threads'
 
-/** Messages a worker posts: progress while a task runs, then exactly one result or error. */
-export type WorkerReply<R> =
-  | {kind: 'progress'; bytes: number}
-  | {kind: 'done'; result: R}
-  | {kind: 'failed'; message: string}
+/** What a worker gets once: every task, and the shared counter from which all lanes claim the next one. */
+interface WorkerStart<T> {
+  tasks: T[]
+  next: SharedArrayBuffer
+}
 
-/** Runs one task in this thread, reporting progress: what a worker does with each message. */
+/** Messages a worker posts: progress and one result or error per task it claimed, then idle when none is left. */
+type WorkerReply<R> =
+  | {kind: 'progress'; task: number; bytes: number}
+  | {kind: 'done'; task: number; result: R}
+  | {kind: 'failed'; task: number; message: string}
+  | {kind: 'idle'}
+
+/** Runs one task in this thread, reporting progress: what a worker does with each task it claims. */
 export type TaskHandler<T, R> = (task: T, onProgress: (bytes: number) => void) => Promise<R>
 
 /**
- * A fixed number of lanes fed from one queue, so two cores read two files at once. With `inline`, the first lane
- * runs in this thread (otherwise idle while it waits) and the others in worker threads running `script`, which
- * answer every task message with WorkerReply messages: one thread fewer to start for the same parallelism.
+ * A fixed number of lanes over one list of tasks, so two cores read two files at once. With `inline`, the first
+ * lane runs in this thread (otherwise idle while it waits) and the others in worker threads running `script`
+ * (which calls serveTasks): one thread fewer to start for the same parallelism.
+ *
+ * Lanes claim tasks from a shared atomic counter rather than being handed them: this thread, busy in its own lane
+ * for a whole file, handles worker messages only between files, and a worker waiting for it to hand out the next
+ * task would sit idle meanwhile (it halved the second core's use). Results and progress are delivered as this
+ * thread gets to them.
  */
 export class WorkerPool<T, R> {
-  private readonly workers: Worker[] = []
-
   constructor(private readonly script: URL, private readonly size: number, private readonly inline?: TaskHandler<T, R>) {}
 
   async run(tasks: T[], onResult: (task: T, result: R) => void, onProgress?: (task: T, bytes: number) => void): Promise<void> {
-    let next = 0
+    const next = new Int32Array(new SharedArrayBuffer(4))
     const count = Math.max(1, Math.min(this.size, tasks.length))
+    const workers: Worker[] = []
     const lanes: Promise<void>[] = []
     for (let i = 0; i < count; i++) {
-      let runTask: (task: T) => Promise<R>
       const inline = this.inline
       if (i === 0 && inline) {
-        runTask = (task) => inline(task, (bytes) => onProgress?.(task, bytes))
+        lanes.push((async () => {
+          for (let t = Atomics.add(next, 0, 1); t < tasks.length; t = Atomics.add(next, 0, 1)) {
+            const task = tasks[t]
+            onResult(task, await inline(task, (bytes) => onProgress?.(task, bytes)))
+          }
+        })())
       } else {
         const worker = new Worker(this.script)
-        this.workers.push(worker)
-        runTask = (task) => this.runOne(worker, task, onProgress)
+        workers.push(worker)
+        lanes.push(this.workerLane(worker, {tasks, next: next.buffer as SharedArrayBuffer}, onResult, onProgress))
       }
-      lanes.push((async () => {
-        while (next < tasks.length) {
-          const task = tasks[next++]
-          onResult(task, await runTask(task))
-        }
-      })())
     }
     try {
       await Promise.all(lanes)
     } finally {
-      await Promise.all(this.workers.map((w) => w.terminate()))
-      this.workers.length = 0
+      await Promise.all(workers.map((w) => w.terminate()))
     }
   }
 
-  private runOne(worker: Worker, task: T, onProgress?: (task: T, bytes: number) => void): Promise<R> {
+  /** Settles when the worker has no task left to claim, or with the first task it failed. */
+  private workerLane(worker: Worker, start: WorkerStart<T>, onResult: (task: T, result: R) => void,
+    onProgress?: (task: T, bytes: number) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const onMessage = (msg: WorkerReply<R>): void => {
-        if (msg.kind === 'progress') {
-          onProgress?.(task, msg.bytes)
-          return
-        }
-        worker.off('message', onMessage)
-        worker.off('error', onError)
-        if (msg.kind === 'done') resolve(msg.result)
-        else reject(new Error(msg.message))
+        if (msg.kind === 'progress') onProgress?.(start.tasks[msg.task], msg.bytes)
+        else if (msg.kind === 'done') onResult(start.tasks[msg.task], msg.result)
+        else finish(msg.kind === 'idle' ? undefined : new Error(msg.message))
       }
-      const onError = (e: Error): void => {
+      const finish = (error?: Error): void => {
         worker.off('message', onMessage)
-        reject(e)
+        worker.off('error', finish)
+        if (error) reject(error)
+        else resolve()
       }
       worker.on('message', onMessage)
-      worker.once('error', onError)
-      worker.postMessage(task)
+      worker.once('error', finish)
+      worker.postMessage(start)
     })
   }
 }
@@ -77,18 +84,23 @@ export function siblingScript(moduleUrl: string, name: string): URL {
 }
 
 /**
- * The worker side of WorkerPool: answers each task message with progress messages and one result or error.
- * Call once from a worker thread's entry module.
+ * The worker side of WorkerPool: claims tasks until none is left, answering each with progress messages and one
+ * result or error. Call once from a worker thread's entry module.
  */
 export function serveTasks<T, R>(handle: TaskHandler<T, R>): void {
   const port = parentPort!
-  port.on('message', async (task: T) => {
-    let reply: WorkerReply<R>
-    try {
-      reply = {kind: 'done', result: await handle(task, (bytes) => port.postMessage({kind: 'progress', bytes}))}
-    } catch (e) {
-      reply = {kind: 'failed', message: (e as Error).message}
+  port.once('message', async ({tasks, next}: WorkerStart<T>) => {
+    const counter = new Int32Array(next)
+    for (let t = Atomics.add(counter, 0, 1); t < tasks.length; t = Atomics.add(counter, 0, 1)) {
+      let reply: WorkerReply<R>
+      try {
+        reply = {kind: 'done', task: t, result: await handle(tasks[t], (bytes) => port.postMessage({kind: 'progress', task: t, bytes}))}
+      } catch (e) {
+        port.postMessage({kind: 'failed', task: t, message: (e as Error).message})
+        return
+      }
+      port.postMessage(reply)
     }
-    port.postMessage(reply)
+    port.postMessage({kind: 'idle'})
   })
 }

@@ -207,6 +207,11 @@ export class CaptureReader {
     }
   }
 
+  /** Bytes of a classic pcap record header: 16, or 24 in Kuznetzov's modified format. */
+  get recordHeaderLength(): number {
+    return this.recHdrLen
+  }
+
   /** Stream offset of the next unparsed byte. */
   get position(): number {
     return this.base + this.pos
@@ -215,8 +220,10 @@ export class CaptureReader {
   /**
    * Calls `onRecord` for every record with the reused `rec`, in file order. Damage that stops the file
    * throws a CaptureError naming the file and byte offset, after the records before it were delivered.
+   * `beforeRefill` runs before the buffer is refilled: until then every record delivered since the last refill is
+   * still in place, so a caller may copy runs of records at once.
    */
-  async forEach(onRecord: (rec: PacketRecord) => void): Promise<void> {
+  async forEach(onRecord: (rec: PacketRecord) => void, beforeRefill?: () => void): Promise<void> {
     const pcap = this.format === 'pcap'
     for (;;) {
       // Walk every complete record of the buffer in one synchronous loop; I/O only between buffers.
@@ -226,6 +233,8 @@ export class CaptureReader {
         r = pcap ? this.parsePcapRecord() : this.parsePcapngBlock()
       }
       if (r === DONE) return
+      // Last moment the delivered records' bytes are where rec.buf said (fill moves them).
+      beforeRefill?.()
       if (!(await this.fill())) this.eof = true
     }
   }

@@ -8,6 +8,7 @@ import type {Writable} from 'node:stream'
 
 /** Where bytes go: a file written atomically, or a stream such as stdout. */
 export interface ByteSink {
+  /** Writes or copies `chunk` before returning: the caller reuses its memory at once. */
   write(chunk: Buffer): Promise<void> | void
   /** Makes the output visible (rename for files). */
   commit(): Promise<void>
@@ -15,13 +16,18 @@ export interface ByteSink {
   abort(): void
 }
 
-/** Writes to `path.tmp-PID-N` and renames over `path` on commit, so readers never see a partial file. */
+/**
+ * Writes to `path.tmp-PID-N` and renames over `path` on commit, so readers never see a partial file. With
+ * `durable` (the default) the data is fsynced before the rename, so that after a crash the file is whole or absent;
+ * bulk outputs that can be made again from their inputs may skip that (as tcpdump -w and tar do): an fsync runs
+ * at the disk's speed, not the page cache's.
+ */
 export class AtomicFileSink implements ByteSink {
   private static seq = 0
   readonly tempPath: string
   private fd: number | null
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, private readonly durable = true) {
     this.tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${AtomicFileSink.seq++}`)
     this.fd = openSync(this.tempPath, 'wx')
   }
@@ -33,7 +39,7 @@ export class AtomicFileSink implements ByteSink {
 
   async commit(): Promise<void> {
     if (this.fd === null) return
-    fsyncSync(this.fd)
+    if (this.durable) fsyncSync(this.fd)
     closeSync(this.fd)
     this.fd = null
     renameSync(this.tempPath, this.path)
@@ -110,9 +116,8 @@ abstract class BufferedWriter {
 
   protected flush(): Promise<void> | void {
     if (this.used === 0) return
-    // The sink may keep the chunk (streams do): hand over this buffer and start a fresh one.
+    // Sinks are done with a chunk when write returns (StreamSink copies it), so the buffer is reused.
     const chunk = this.out.subarray(0, this.used)
-    this.out = Buffer.allocUnsafe(this.out.length)
     this.used = 0
     return this.sink.write(chunk)
   }
@@ -156,6 +161,19 @@ export class PcapWriter extends BufferedWriter {
     p.buf.copy(o, u + 16, p.dataStart, p.dataStart + p.caplen)
     this.used = u + 16 + p.caplen
     this.packets++
+    return pending
+  }
+
+  /**
+   * Appends `packets` records that are already in this file's format (16-byte little-endian headers, this
+   * precision): bytes [start, end) of `buf`. A filter passing runs of records through unchanged copies each run once.
+   */
+  writeRecords(buf: Buffer, start: number, end: number, packets: number): Promise<void> | void {
+    const n = end - start
+    const pending = this.reserve(n)
+    buf.copy(this.out, this.used, start, end)
+    this.used += n
+    this.packets += packets
     return pending
   }
 }

@@ -21,8 +21,8 @@ export interface OutputShape {
 class GzipFileSink implements ByteSink {
   private readonly file: AtomicFileSink
 
-  constructor(path: string) {
-    this.file = new AtomicFileSink(path)
+  constructor(path: string, durable: boolean) {
+    this.file = new AtomicFileSink(path, durable)
   }
 
   write(chunk: Buffer): void {
@@ -51,6 +51,8 @@ export class RuleOutputs {
     private readonly baseName: string,
     private readonly shape: OutputShape,
     private readonly gzip: boolean,
+    /** fsync each file before it is renamed into place. */
+    private readonly durable: boolean,
   ) {
     this.writers = ruleNames.map(() => null)
   }
@@ -61,11 +63,18 @@ export class RuleOutputs {
     w.write(p)
   }
 
+  /** Writes records already in the classic output's format (see RecordRuns) to rule `i`'s file. */
+  writeRecords(i: number, buf: Buffer, start: number, end: number, packets: number, linkType: number): void {
+    const w = this.writers[i] ?? this.open(i, linkType)
+    if (!(w instanceof PcapWriter)) throw new Error('records pass through to classic pcap outputs only')
+    w.writeRecords(buf, start, end, packets)
+  }
+
   private open(i: number, linkType: number): PcapWriter | PcapngWriter {
     const dir = join(this.outDir, this.ruleNames[i])
     mkdirSync(dir, {recursive: true})
     const path = join(dir, `${this.baseName}${this.shape.classic ? '.pcap' : '.pcapng'}${this.gzip ? '.gz' : ''}`)
-    const sink = this.gzip ? new GzipFileSink(path) : new AtomicFileSink(path)
+    const sink = this.gzip ? new GzipFileSink(path, this.durable) : new AtomicFileSink(path, this.durable)
     const w = this.shape.classic ? new PcapWriter(sink, linkType, this.shape.snaplen, this.shape.nanosecond) : new PcapngWriter(sink)
     this.writers[i] = w
     this.pending[i] = path

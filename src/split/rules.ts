@@ -20,7 +20,7 @@
 import {readFile} from 'node:fs/promises'
 import {parse as parseYaml} from 'yaml'
 import {parseFilter} from '../filter/parser.js'
-import {compileFilter, type PacketPredicate} from '../filter/compile.js'
+import {MASK_BITS, compileFilter, compileMask, type PacketMask} from '../filter/compile.js'
 import {FilterSyntaxError} from '../filter/errors.js'
 import {parseIpv4, parseIpv6, parseMac} from '../filter/literals.js'
 
@@ -30,8 +30,13 @@ export interface RuleSource {
   expression: string
 }
 
-export interface CompiledRule extends RuleSource {
-  matches: PacketPredicate
+/**
+ * Rules compiled for one pass: masks[g] tests rules g·MASK_BITS … g·MASK_BITS + 30, bit b standing for rule
+ * g·MASK_BITS + b.
+ */
+export interface CompiledRules {
+  names: string[]
+  masks: PacketMask[]
 }
 
 /** A rule file that cannot be used, naming the rule and the reason. */
@@ -87,9 +92,12 @@ export function parseRules(yamlText: string): RuleSource[] {
   return rules
 }
 
-/** Compiles checked rule sources into predicates (done again in each worker thread: functions do not cross). */
-export function compileRules(sources: RuleSource[]): CompiledRule[] {
-  return sources.map((r) => ({...r, matches: compileFilter(parseFilter(r.expression))}))
+/** Compiles checked rule sources (done again in each worker thread: functions do not cross). */
+export function compileRules(sources: RuleSource[]): CompiledRules {
+  const asts = sources.map((r) => parseFilter(r.expression))
+  const masks: PacketMask[] = []
+  for (let g = 0; g < asts.length; g += MASK_BITS) masks.push(compileMask(asts.slice(g, g + MASK_BITS)))
+  return {names: sources.map((r) => r.name), masks}
 }
 
 function ruleExpression(name: string, body: unknown): string {

@@ -1,6 +1,6 @@
 /*
  * `pcapkit filter` end to end: discover the inputs, give each a distinct output base name, split them (one worker
- * thread per input at a time, or in this thread with one worker) and sum the counts into the final report.
+ * lane per input at a time, the first lane in this thread) and sum the counts into the final report.
  */
 import {discoverCaptures} from '../dataset/discover.js'
 import {siblingScript, WorkerPool} from '../dataset/worker-pool.js'
@@ -35,7 +35,8 @@ export async function runFilter(run: FilterRun): Promise<SplitCounts> {
         run.progress?.advance(0, 1)
       }
     } else {
-      const pool = new WorkerPool<SplitTask, SplitCounts>(siblingScript(import.meta.url, 'split-worker'), run.workers)
+      // The first lane runs in this thread (idle otherwise): one worker thread fewer to start.
+      const pool = new WorkerPool<SplitTask, SplitCounts>(siblingScript(import.meta.url, 'split-worker'), run.workers, splitInput)
       await pool.run(tasks, (_task, counts) => {
         addCounts(total, counts)
         run.progress?.advance(0, 1)

@@ -14,10 +14,12 @@ import {openTarball} from '../archive/tar-source.js'
 import {tarMembers} from '../archive/tar-members.js'
 import {memberName} from '../archive/member-name.js'
 import {acceptsName, DEFAULT_SUFFIXES} from '../dataset/discover.js'
-import {compileRules, type CompiledRule, type RuleSource} from './rules.js'
+import {MASK_BITS} from '../filter/compile.js'
+import {compileRules, type CompiledRules, type RuleSource} from './rules.js'
 import {DECAP, Decapsulator, PacketView} from './decap.js'
 import {Deduplicator} from './dedup.js'
 import {RuleOutputs} from './rule-outputs.js'
+import {RecordRuns, canPassThrough} from './record-runs.js'
 
 export interface SplitOptions {
   outDir: string
@@ -27,6 +29,8 @@ export interface SplitOptions {
   decap: {maxDepth: number; dropFailed: boolean} | null
   /** null: no deduplication. */
   dedupWindowNs: number | null
+  /** fsync every output before renaming it into place. */
+  fsync: boolean
 }
 
 export interface SplitTask {
@@ -94,7 +98,7 @@ const PROGRESS_EVERY = 1 << 16
 
 export async function splitInput(task: SplitTask, onProgress?: (bytes: number) => void): Promise<SplitCounts> {
   const rules = compileRules(task.options.rules)
-  const counts = emptyCounts(rules.map((r) => r.name))
+  const counts = emptyCounts(rules.names)
   if (!task.tarball) {
     let reader: CaptureReader
     try {
@@ -133,23 +137,24 @@ export async function splitInput(task: SplitTask, onProgress?: (bytes: number) =
 }
 
 async function splitReader(
-  reader: CaptureReader, name: string, baseName: string, rules: CompiledRule[], options: SplitOptions, counts: SplitCounts,
+  reader: CaptureReader, name: string, baseName: string, rules: CompiledRules, options: SplitOptions, counts: SplitCounts,
   onProgress?: (bytes: number) => void,
 ): Promise<void> {
   counts.inputs++
-  const outputs = new RuleOutputs(options.outDir, rules.map((r) => r.name), baseName, {
+  const outputs = new RuleOutputs(options.outDir, rules.names, baseName, {
     // Decapsulation changes link types packet by packet (Ethernet, raw IP), which only pcapng can hold.
     classic: reader.format === 'pcap' && options.decap === null,
     snaplen: reader.snaplen,
     nanosecond: reader.tsPrecision === 'ns',
-  }, options.gzip)
+  }, options.gzip, options.fsync)
   const fields = new Fields()
   const view = new PacketView()
   const decapsulator = options.decap ? new Decapsulator(options.decap.maxDepth) : null
   const dropFailed = options.decap?.dropFailed ?? false
   const dedup = options.dedupWindowNs !== null ? new Deduplicator(options.dedupWindowNs) : null
-  const matchers = rules.map((r) => r.matches)
-  const ruleCounts = rules.map((r) => counts.rules[r.name])
+  const masks = rules.masks
+  const runs = decapsulator === null && canPassThrough(reader) ? new RecordRuns(outputs, rules.names.length, reader.interfaces[0].linkType) : null
+  const ruleCounts = rules.names.map((n) => counts.rules[n])
   let reported = 0
   let sinceReport = 0
   const onRecord = (rec: PacketRecord): void => {
@@ -177,19 +182,24 @@ async function splitReader(
       decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, fields, rec.origLen)
     }
     if (dedup && dedup.isDuplicate(p, fields)) return
-    for (let i = 0; i < matchers.length; i++) {
-      if (!matchers[i](fields, p.tsSec, p.tsNsec)) continue
-      outputs.write(i, p)
-      ruleCounts[i].packets++
-      ruleCounts[i].bytes += p.caplen
+    for (let g = 0; g < masks.length; g++) {
+      for (let m = masks[g](fields, p.tsSec, p.tsNsec); m !== 0; m &= m - 1) {
+        const i = g * MASK_BITS + 31 - Math.clz32(m & -m) // the lowest set bit's rule
+        if (runs) runs.add(i, rec)
+        else outputs.write(i, p)
+        ruleCounts[i].packets++
+        ruleCounts[i].bytes += p.caplen
+      }
     }
   }
+  const writeRuns = runs ? (): void => runs.writeAll() : undefined
   try {
-    await reader.forEach(onRecord)
+    await reader.forEach(onRecord, writeRuns)
   } catch (e) {
     // Keep what was read before the damage, as tcpdump does, and say which file is damaged.
     counts.problems.push(describeError(e, name))
   } finally {
+    writeRuns?.()
     await reader.close().catch(() => {})
   }
   try {
