@@ -27,7 +27,7 @@ function filterCli(args: string[]): {status: number | null; stdout: string; stde
 
 // Captures without VLAN/MPLS (where our filter language and tcpdump's agree: see src/filter/ast.ts).
 const INPUTS = ['mercury__4SICS-GeekLounge-151020.pcap', 'zeek__get-to-ssh-server.pcap', 'zeek__tls1.2.pcap', 'zeek__ssh.pcap', 'zeek__icmp6-ping.pcap',
-  'gopacket__test_dns.pcap'] // not zeek__ipv6-fragmented-dns: ports of IPv6 first fragments are a documented difference
+  'gopacket__test_dns.pcap', 'tcpdump__pptp.pcap'] // big-endian: not passed through. Not zeek__ipv6-fragmented-dns: ports of IPv6 first fragments are a documented difference
 const EXPRESSIONS: Record<string, string> = {
   net192: 'net 192.168.0.0/16 and not port 22',
   web: 'tcp port 80 or tcp port 443',
@@ -44,7 +44,7 @@ test('expression rules write exactly what tcpdump -r FILE -w - EXPR writes, per 
   const rules = join(dir, 'rules.yaml')
   writeFileSync(rules, Object.entries(EXPRESSIONS).map(([n, e]) => `${n}: {expr: "${e}"}`).join('\n'))
   const inputs = INPUTS.map((f) => join(SHARED, f))
-  const r = filterCli([...inputs, '--rules', rules, '-o', join(dir, 'out'), '--json', '--workers', '3'])
+  const r = filterCli([...inputs, '--rules', rules, '-o', join(dir, 'out'), '--json', '--workers', '3', '--fsync'])
   assert.equal(r.status, 0, r.stderr)
   const report = JSON.parse(r.stdout)
   assert.equal(report.inputs, inputs.length)
