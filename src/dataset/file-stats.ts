@@ -45,9 +45,10 @@ export class StatsAccumulator {
 
   add(rec: PacketRecord): void {
     this.packets++
-    this.size += rec.caplen
+    const caplen = rec.caplen
+    this.size += caplen
     this.dataSize += rec.origLen
-    if (rec.caplen > this.maxPacketSize) this.maxPacketSize = rec.caplen
+    if (caplen > this.maxPacketSize) this.maxPacketSize = caplen
     if (rec.linkType !== this.lastLink) {
       this.linkTypes.add(rec.linkType)
       this.lastLink = rec.linkType
@@ -58,15 +59,24 @@ export class StatsAccumulator {
     }
     const s = rec.tsSec
     const ns = rec.tsNsec
-    if (s < this.minSec || (s === this.minSec && ns < this.minNsec)) {
-      this.minSec = s
-      this.minNsec = ns
+    if (s > this.prevSec || (s === this.prevSec && ns >= this.prevNsec)) {
+      // In order (the common case): only the maximum can move, since the minimum is at most the previous time.
+      if (s > this.maxSec || (s === this.maxSec && ns > this.maxNsec)) {
+        this.maxSec = s
+        this.maxNsec = ns
+      }
+      if (this.minSec === Infinity) {
+        this.minSec = s
+        this.minNsec = ns
+      }
+    } else {
+      // Earlier than the previous record: only the minimum can move, since the maximum is at least the previous.
+      this.outOfOrder++
+      if (s < this.minSec || (s === this.minSec && ns < this.minNsec)) {
+        this.minSec = s
+        this.minNsec = ns
+      }
     }
-    if (s > this.maxSec || (s === this.maxSec && ns > this.maxNsec)) {
-      this.maxSec = s
-      this.maxNsec = ns
-    }
-    if (s < this.prevSec || (s === this.prevSec && ns < this.prevNsec)) this.outOfOrder++
     this.prevSec = s
     this.prevNsec = ns
   }

@@ -22,9 +22,6 @@ export interface MapResult {
   state?: ReaderState
 }
 
-/** How often (in records) a worker reports its position, so progress moves inside big files. */
-const PROGRESS_EVERY = 1 << 16
-
 /** Reads one capture end to end and summarises (and indexes) it; damage is reported, never thrown. */
 export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number) => void): Promise<MapResult[]> {
   // Tar support is loaded only for tarballs: every worker's start-up counts on a dataset of small files.
@@ -44,18 +41,17 @@ export async function mapReader(path: string, reader: CaptureReader, index: bool
   const indexer = index ? new (await import('./flow-indexer.js')).FlowIndexer() : null
   let error: string | null = null
   let reported = 0
-  let sinceReport = 0
+  // Progress per buffer (MiB), not per record: the per-record path stays a bare accumulate. Offsets of gzip files
+  // count uncompressed bytes: their progress is taken at the end instead.
+  const progress = onProgress && !reader.gzip ? (): void => {
+    onProgress(reader.position - reported)
+    reported = reader.position
+  } : undefined
   try {
-    await reader.forEach((rec) => {
+    await reader.forEach(indexer ? (rec) => {
       acc.add(rec)
-      indexer?.add(rec)
-      // Offsets of gzip files count uncompressed bytes: their progress is taken at the end instead.
-      if (++sinceReport === PROGRESS_EVERY && onProgress && !reader.gzip) {
-        sinceReport = 0
-        onProgress(rec.offset - reported)
-        reported = rec.offset
-      }
-    })
+      indexer.add(rec)
+    } : (rec) => acc.add(rec), progress)
   } catch (e) {
     error = describeError(e, path)
   } finally {
