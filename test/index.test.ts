@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {copyFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {Level} from 'level'
 import {HAVE_SHARED, ROOT, SHARED, errorText, hasTool, runCli, tempDir} from './helpers.js'
 
 const FILES = ['mercury__4SICS-GeekLounge-151020.pcap', 'zeek__echo-connections.pcap', 'tcpreplay__test.pcap', 'zeek__ssh.pcap']
@@ -55,4 +56,26 @@ test('kill -9 during map leaves a usable index that the next map repairs', {skip
     FILES.forEach((f, i) => copyFileSync(join(SHARED, f), paths[i]))
     assert.equal(runCli(['map', dir, '--dump-json', json]).status, 0)
   }
+})
+
+test('an index in an older key layout is cleared and rebuilt by the next map', {skip: !HAVE_SHARED || !hasTool('tcpdump')}, async (t) => {
+  const dir = tempDir(t)
+  const db = join(dir, 'old.index')
+  const old = new Level<string, string>(db)
+  await old.batch([
+    {type: 'put', key: 'v1/meta', value: '{"version":1,"nextFileId":2}'},
+    {type: 'put', key: 'v1/p/' + join(SHARED, FILES[3]), value: '00000001'},
+    {type: 'put', key: 'v1/fl/00000001/00000000', value: 'stale'},
+  ])
+  await old.close()
+  const input = join(SHARED, FILES[3])
+  const map = runCli(['map', input, '--db', db])
+  assert.equal(map.status, 0, errorText(map))
+  const reopened = new Level<string, string>(db)
+  const leftovers = await reopened.keys({gte: 'v1/', lt: 'v10'}).all()
+  await reopened.close()
+  assert.deepEqual(leftovers, [])
+  const q = runCli(['query', FILTER, '--db', db, '--format', 'text'])
+  assert.equal(q.status, 0, errorText(q))
+  assert.equal(q.stdout.toString().split('\n').filter(Boolean).length, tcpdumpCount([input]))
 })

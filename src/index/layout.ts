@@ -1,19 +1,21 @@
 /*
- * Key layout of the LevelDB index (version 1). Every key starts with the layout version, so a newer layout can
- * live beside (and replace) an older one.
+ * Key layout of the LevelDB index (version 2). Every key starts with the layout version, so a newer layout can
+ * live beside (and replace) an older one: opening an index for writing drops the keys of older layouts.
  *
- *   v1/meta                              {"version":1,"nextFileId":N}
- *   v1/p/<path>                          file id (the live entry for that path)
- *   v1/f/<fileId>                        file record (JSON): size, mtime, times, reader state
- *   v1/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
- *   v1/fl/<fileId>/<flowId>              flow record (binary, see encodeFlow)
- *   v1/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
+ *   v2/meta                              {"version":2,"nextFileId":N}
+ *   v2/p/<path>                          file id (the live entry for that path)
+ *   v2/f/<fileId>                        file record (JSON): size, mtime, times, reader state
+ *   v2/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
+ *   v2/g/<fileId>                        byte offset of each group of GROUP_RECORDS records (varint deltas)
+ *   v2/fl/<fileId>/<flowId>              flow record (binary, see encodeFlow)
+ *   v2/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
  *
  * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
  */
-import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, KEY_BYTES, W, keyHead, type FlowInfo} from './flow-table.js'
+import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, keyHead, type FlowInfo} from './flow-table.js'
 
-export const LAYOUT = 'v1'
+export const LAYOUT = 'v2'
+export const LAYOUT_VERSION = 2
 
 export const FIELD = {
   KIND: 'k',
@@ -38,6 +40,7 @@ export const metaKey = `${LAYOUT}/meta`
 export const pathKey = (path: string): string => `${LAYOUT}/p/${path}`
 export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
 export const postingListKey = (fileId: string): string => `${LAYOUT}/fp/${fileId}`
+export const groupsKey = (fileId: string): string => `${LAYOUT}/g/${fileId}`
 export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
 export const flowKey = (fileId: string, flowId: number): string => `${flowPrefix(fileId)}${hex(flowId, 8)}`
 export const postingPrefix = (field: string, value: string): string => `${LAYOUT}/x/${field}/${value}/`
@@ -109,10 +112,11 @@ export class VarintWriter {
     this.buf[this.len++] = n
   }
 
-  bytes(b: Uint8Array): void {
-    this.room(b.length)
-    this.buf.set(b, this.len)
-    this.len += b.length
+  /** A 32-bit word as 4 bytes, little-endian. */
+  word(n: number): void {
+    this.room(4)
+    this.buf.writeInt32LE(n | 0, this.len)
+    this.len += 4
   }
 
   /** A copy of the value written since the last reset. */
@@ -130,6 +134,13 @@ export class VarintReader {
     return this.pos < this.buf.length
   }
 
+  word(): number {
+    const b = this.buf
+    const p = this.pos
+    this.pos = p + 4
+    return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)
+  }
+
   uint(): number {
     let n = 0
     let scale = 1
@@ -144,30 +155,36 @@ export class VarintReader {
 
 const scratch = new VarintWriter()
 
-/** Flow record: key, packets, bytes, first/last time, then the record offsets delta-encoded. */
+/**
+ * Flow record: the key as a bitmap of its non-zero words then those words (most of the 20 are zero), packets,
+ * bytes, first/last time, then the record groups delta-encoded.
+ */
 export function encodeFlow(f: FlowInfo): Buffer {
   const w = scratch.reset()
-  w.bytes(new Uint8Array(f.key.buffer, f.key.byteOffset, KEY_BYTES))
+  let present = 0
+  for (let i = 0; i < W.COUNT; i++) if (f.key[i] !== 0) present |= 1 << i
+  w.uint(present)
+  for (let i = 0; i < W.COUNT; i++) if (f.key[i] !== 0) w.word(f.key[i])
   w.uint(f.packets)
   w.uint(f.bytes)
   w.uint(f.firstSec + 1) // -1 (no timed record) becomes 0
   w.uint(f.firstNsec)
   w.uint(f.lastSec + 1)
   w.uint(f.lastNsec)
-  w.uint(f.offsets.length)
+  w.uint(f.groups.length)
   let prev = 0
-  for (let i = 0; i < f.offsets.length; i++) {
-    w.uint(f.offsets[i] - prev)
-    prev = f.offsets[i]
+  for (let i = 0; i < f.groups.length; i++) {
+    w.uint(f.groups[i] - prev)
+    prev = f.groups[i]
   }
   return w.done()
 }
 
 export function decodeFlow(value: Uint8Array): FlowInfo {
-  // Copied into its own buffer: word access needs 4-byte alignment, which a LevelDB value does not promise.
+  const r = new VarintReader(value)
   const key = new Int32Array(W.COUNT)
-  new Uint8Array(key.buffer).set(value.subarray(0, KEY_BYTES))
-  const r = new VarintReader(value.subarray(KEY_BYTES))
+  const present = r.uint()
+  for (let i = 0; i < W.COUNT; i++) if (present & (1 << i)) key[i] = r.word()
   const packets = r.uint()
   const bytes = r.uint()
   const firstSec = r.uint() - 1
@@ -175,10 +192,29 @@ export function decodeFlow(value: Uint8Array): FlowInfo {
   const lastSec = r.uint() - 1
   const lastNsec = r.uint()
   const n = r.uint()
-  const offsets: number[] = new Array(n)
+  const groups = new Float64Array(n)
   let prev = 0
-  for (let i = 0; i < n; i++) offsets[i] = prev += r.uint()
-  return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, offsets}
+  for (let i = 0; i < n; i++) groups[i] = prev += r.uint()
+  return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, groups}
+}
+
+/** A file's group starts (ascending byte offsets) as varint deltas. */
+export function encodeGroupStarts(starts: ArrayLike<number>): Buffer {
+  const w = scratch.reset()
+  let prev = 0
+  for (let i = 0; i < starts.length; i++) {
+    w.uint(starts[i] - prev)
+    prev = starts[i]
+  }
+  return w.done()
+}
+
+export function decodeGroupStarts(value: Uint8Array): Float64Array {
+  const r = new VarintReader(value)
+  const out: number[] = []
+  let prev = 0
+  while (r.more) out.push(prev += r.uint())
+  return Float64Array.from(out)
 }
 
 export function encodeIds(ids: number[]): Buffer {
@@ -199,14 +235,15 @@ export function decodeIds(value: Uint8Array): number[] {
   return out
 }
 
-/** A file's index entries as LevelDB values: flow records by flow id, and postings by "field/value". */
+/** A file's index entries as LevelDB values: flow records by flow id, postings by "field/value", group starts. */
 export interface EncodedFileIndex {
   flows: Buffer[]
   postings: [string, Buffer][]
+  groupStarts: Buffer
 }
 
 /** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
-export function encodeFileIndex(flows: FlowInfo[]): EncodedFileIndex {
+export function encodeFileIndex(flows: FlowInfo[], groupStarts: ArrayLike<number>): EncodedFileIndex {
   const byPosting = new Map<string, number[]>()
   const values = flows.map((flow, flowId) => {
     for (const [field, value] of flowPostings(flow.key)) {
@@ -217,5 +254,5 @@ export function encodeFileIndex(flows: FlowInfo[]): EncodedFileIndex {
     }
     return encodeFlow(flow)
   })
-  return {flows: values, postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)])}
+  return {flows: values, postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)]), groupStarts: encodeGroupStarts(groupStarts)}
 }

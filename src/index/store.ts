@@ -7,8 +7,8 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
-  LAYOUT, decodeFlow, decodeIds, fileIdText, fileKey, flowKey, flowPrefix, metaKey, pathKey, postingListKey,
-  postingPrefix, type EncodedFileIndex,
+  LAYOUT, LAYOUT_VERSION, decodeFlow, decodeGroupStarts, decodeIds, fileIdText, fileKey, flowKey, flowPrefix, groupsKey,
+  metaKey, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
 export interface IndexedFile {
@@ -43,6 +43,7 @@ export class IndexStore {
       if (/lock/i.test(cause)) throw new Error(`index ${dir} is in use by another pcapkit process`)
       throw new Error(`cannot open index ${dir}: ${cause}`)
     }
+    if (create) await dropOlderLayouts(db)
     return new IndexStore(db, dir)
   }
 
@@ -51,9 +52,11 @@ export class IndexStore {
   }
 
   /**
-   * Rewrites the key space without the data of replaced and dropped files. LevelDB keeps deleted entries on disk
-   * until a compaction reaches them, which after a --force re-map doubles the index. (In Node, `level` is
-   * classic-level, which has compactRange; its types do not say so.)
+   * Rewrites the key space into sorted, compressed tables without the data of replaced and dropped files. LevelDB
+   * keeps deleted entries, and the overlapping tables of fresh writes, on disk until a compaction reaches them:
+   * after a --force re-map the index doubles, and after a first map it is ~60 % larger than compacted (measured:
+   * 46 MB vs 29 MB for 2.2 GB of pcap). (In Node, `level` is classic-level, which has compactRange; its types do
+   * not say so.)
    */
   compact(): Promise<void> {
     return (this.db as unknown as {compactRange(start: string, end: string): Promise<void>}).compactRange(`${LAYOUT}/`, `${LAYOUT}0`)
@@ -89,8 +92,9 @@ export class IndexStore {
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
     // Kept apart from the file record, which every query reads: only a replace needs this list.
     batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(encoded.postings.map(([k]) => k)))})
+    batch.push({type: 'put', key: groupsKey(id), value: asBuffer(encoded.groupStarts)})
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
-    batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: 1, nextFileId: n + 1}))})
+    batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: LAYOUT_VERSION, nextFileId: n + 1}))})
     await this.db.batch(batch)
   }
 
@@ -104,7 +108,9 @@ export class IndexStore {
     const old = await this.db.get(pathKey(path))
     if (!old) return []
     const id = old.toString()
-    const batch: Batch = [{type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}, {type: 'del', key: postingListKey(id)}]
+    const batch: Batch = [
+      {type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}, {type: 'del', key: postingListKey(id)}, {type: 'del', key: groupsKey(id)},
+    ]
     const list = await this.db.get(postingListKey(id))
     if (list) for (const k of JSON.parse(list.toString()) as string[]) batch.push({type: 'del', key: `${LAYOUT}/x/${k}/${id}`})
     for await (const k of this.db.keys({gte: flowPrefix(id), lt: flowPrefix(id) + '\xff'})) batch.push({type: 'del', key: k})
@@ -133,11 +139,26 @@ export class IndexStore {
     return values.filter((v): v is Buffer => v !== undefined).map(decodeFlow)
   }
 
+  /** Byte offset of each group of records of the file (see GROUP_RECORDS). */
+  async groupStarts(fileId: string): Promise<Float64Array> {
+    const value = await this.db.get(groupsKey(fileId))
+    if (!value) throw new Error(`index ${this.dir} is damaged: no record groups for file ${fileId} (run \`pcapkit map --force\`)`)
+    return decodeGroupStarts(value)
+  }
+
   async allFlows(fileId: string): Promise<FlowInfo[]> {
     const out: FlowInfo[] = []
     for await (const v of this.db.values({gte: flowPrefix(fileId), lt: flowPrefix(fileId) + '\xff'})) out.push(decodeFlow(v))
     return out
   }
+}
+
+/**
+ * Removes the keys of earlier layouts (v1/…): their files are then mapped again into this one, since the index no
+ * longer lists them. Every layout's keys start with "v<N>/".
+ */
+async function dropOlderLayouts(db: Level<string, Buffer>): Promise<void> {
+  for (let v = 1; v < LAYOUT_VERSION; v++) await db.clear({gte: `v${v}/`, lt: `v${v}0`})
 }
 
 /** Buffers arrive from worker threads as plain Uint8Arrays: view them as Buffers again (no copy). */

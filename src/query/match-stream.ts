@@ -2,9 +2,10 @@ import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader
 import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
 import type {TimeWindow} from './time-window.js'
+import {GROUP_RECORDS} from '../index/flow-table.js'
 
+/** Candidate groups whose starts lie within this many bytes of a read's first one are fetched by the same read. */
 const READ_AHEAD = 60 << 10
-const RECORD_ALLOWANCE = 2048
 
 /** The exact per-packet check: the compiled filter over decoded fields and the packet's time. */
 export type PacketPredicate = (fields: Fields, tsSec: number, tsNsec: number) => boolean
@@ -13,18 +14,26 @@ export interface StreamSource {
   path: string
   /** Saved reader state for random access; null reads the file from its start (gzip, or a scan). */
   state: ReaderState | null
-  /** Record offsets to visit, ascending; null visits every record (a scan). */
-  offsets: ArrayLike<number> | null
+  /** Record groups to visit (record number >> GROUP_BITS), ascending; null visits every record (a scan). */
+  groups: ArrayLike<number> | null
+  /** Byte offset of each group's first record, then where the last indexed record ends; null reads through. */
+  groupStarts: ArrayLike<number> | null
 }
 
 /**
- * The records of one file that pass the filter and the time window, in file order. With offsets and a saved state
- * it jumps from record to record; otherwise it reads the file through, skipping records not asked for.
+ * The records of one file that pass the filter and the time window, in file order. With groups and their start
+ * offsets it jumps from group to group (fetching nearby candidate groups in one read); otherwise it reads the file
+ * through (numbering the records), skipping the groups not asked for. Every record read goes through the exact
+ * check, so records of a candidate group that belong to other flows are dropped there.
  */
 export class MatchStream {
   readonly rec: PacketRecord
-  /** Offsets already visited. */
+  /** Groups already taken. */
   private visited = 0
+  /** Random access: where the records of the current group end (the next group's start). */
+  private readEnd = -1
+  /** Reading through: the number of the record just read. */
+  private record = -1
 
   /** `order`: the file's index among the query's sources; ties in time go to the lower one (a stable merge). */
   constructor(
@@ -39,7 +48,7 @@ export class MatchStream {
   }
 
   static async open(order: number, source: StreamSource, matches: PacketPredicate, window: TimeWindow, fields = new Fields()): Promise<MatchStream> {
-    const reader = source.state && source.offsets
+    const reader = source.state && source.groupStarts
       ? await CaptureReader.resume(source.path, source.state)
       : await CaptureReader.open(source.path)
     return new MatchStream(order, source, reader, matches, window, fields)
@@ -47,32 +56,48 @@ export class MatchStream {
 
   /** Moves to the next matching record; false at the end of this file's candidates. */
   async next(): Promise<boolean> {
-    const {offsets, state} = this.source
+    const {groups, groupStarts} = this.source
     const r = this.reader
     for (;;) {
-      if (offsets && state) {
-        if (this.visited >= offsets.length) return false
-        const at = offsets[this.visited++]
-        // Read up to the last candidate within one random-access buffer, plus room for its record.
-        let last = this.visited
-        while (last < offsets.length && offsets[last] - at < READ_AHEAD) last++
-        r.seekTo(at, offsets[last - 1] - at + RECORD_ALLOWANCE)
-        if (!(await r.next())) return false
-      } else {
-        if (!(await r.next())) return false
-        if (offsets) {
-          // Reading through (gzip): take only the records the index pointed at.
-          while (this.visited < offsets.length && offsets[this.visited] < r.rec.offset) this.visited++
-          if (this.visited >= offsets.length) return false
-          if (offsets[this.visited] !== r.rec.offset) continue
-          this.visited++
+      if (groups && groupStarts) {
+        if (this.readEnd < 0 && !this.startRead(groups, groupStarts)) return false
+        // Stop at the read's end before parsing on: past the last indexed record may lie damage.
+        if (r.position >= this.readEnd || !(await r.next())) {
+          this.readEnd = -1
+          continue
         }
+      } else if (groups) {
+        // Reading through (gzip): take only the records of the groups the index pointed at, and stop after the
+        // last one (what follows may be damage the index stopped at).
+        const group = Math.floor((this.record + 1) / GROUP_RECORDS)
+        while (this.visited < groups.length && groups[this.visited] < group) this.visited++
+        if (this.visited >= groups.length || !(await r.next())) return false
+        this.record++
+        if (groups[this.visited] !== group) continue
+      } else if (!(await r.next())) {
+        return false
       }
       const rec = r.rec
       if (!this.window.contains(rec.tsSec, rec.tsNsec, rec.hasTs)) continue
       decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
       if (this.matches(this.fields, rec.tsSec, rec.tsNsec)) return true
     }
+  }
+
+  /**
+   * Seeks to the next candidate group; its records end where the next group starts. When the seek has to read,
+   * the read also covers the candidates starting within READ_AHEAD, whose seeks then find their bytes buffered
+   * (the records between them are jumped over, not parsed). false when no group is left.
+   */
+  private startRead(groups: ArrayLike<number>, starts: ArrayLike<number>): boolean {
+    if (this.visited >= groups.length) return false
+    const group = groups[this.visited++]
+    const from = starts[group]
+    let last = this.visited
+    while (last < groups.length && starts[groups[last]] - from < READ_AHEAD) last++
+    this.readEnd = starts[group + 1]
+    this.reader.seekTo(from, starts[groups[last - 1] + 1] - from)
+    return true
   }
 
   close(): Promise<void> {

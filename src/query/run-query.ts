@@ -5,7 +5,7 @@ import {parseEpoch} from '../dataset/metadata.js'
 import {discoverCaptures} from '../dataset/discover.js'
 import {mapDataset} from '../dataset/mapper.js'
 import {IndexStore, type IndexedFile} from '../index/store.js'
-import type {FlowInfo} from '../index/flow-table.js'
+import {GROUP_RECORDS, type FlowInfo} from '../index/flow-table.js'
 import {CaptureReader, type ReaderState} from '../pcap/reader.js'
 import {describeError} from '../pcap/errors.js'
 import {ALL, candidates, planFor} from './plan.js'
@@ -53,7 +53,7 @@ async function staleFiles(files: IndexedFile[]): Promise<{path: string; message:
   return stale
 }
 
-/** Finds the records to visit: from the index (candidate flows → offsets), or every record of every file (scan). */
+/** Finds the records to visit: from the index (candidate flows → record groups), or every record of every file (scan). */
 export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string; scanInputs?: string[]; remap?: boolean}): Promise<QueryPlanResult> {
   if (opts.scanInputs) return planScan(opts.scanInputs)
   let store = await IndexStore.open(opts.db!, false)
@@ -61,7 +61,7 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
     let files = [...(await store.files()).values()]
     const stale = await staleFiles(files)
     if (stale.length > 0) {
-      // Never answer from a changed file's old offsets: that would hand out wrong packets.
+      // Never answer from a changed file's old index: its offsets would hand out wrong packets.
       if (!opts.remap) throw new Error(`${stale.map((s) => s.message).join('\n')}\nrun \`pcapkit map\` again, or query with --remap`)
       await store.close()
       await mapDataset({inputs: stale.filter((s) => s.exists).map((s) => s.path), indexDir: opts.db})
@@ -83,12 +83,12 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       }
       flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
       if (flows.length === 0) continue
-      const offsets = sortedOffsets(flows)
-      candidateRecords += offsets.length
+      const groups = sortedGroups(flows)
+      candidateRecords += groups.length * GROUP_RECORDS
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       sources.push({
-        path: f.path, state: f.gzip ? null : f.state, offsets,
+        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: f.gzip ? null : await store.groupStarts(f.id),
         startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
       })
@@ -99,15 +99,18 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
   }
 }
 
-/** All record offsets of the flows, ascending (a typed-array sort: candidate sets can be millions). */
-function sortedOffsets(flows: FlowInfo[]): Float64Array {
-  const out = new Float64Array(flows.reduce((n, fl) => n + fl.offsets.length, 0))
+/** The record groups of the flows, ascending, each once (a typed-array sort: candidate sets can be millions). */
+function sortedGroups(flows: FlowInfo[]): Float64Array {
+  const all = new Float64Array(flows.reduce((n, fl) => n + fl.groups.length, 0))
   let at = 0
   for (const fl of flows) {
-    out.set(fl.offsets, at)
-    at += fl.offsets.length
+    all.set(fl.groups, at)
+    at += fl.groups.length
   }
-  return out.sort()
+  all.sort()
+  let n = 0
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[n++] = all[i]
+  return all.subarray(0, n)
 }
 
 async function planScan(inputs: string[]): Promise<QueryPlanResult> {
@@ -125,7 +128,7 @@ async function planScan(inputs: string[]): Promise<QueryPlanResult> {
       const state = r.state()
       await r.close()
       sources.push({
-        path: f.path, state: null, offsets: null, startSec: -Infinity, startNsec: 0,
+        path: f.path, state: null, groups: null, groupStarts: null, startSec: -Infinity, startNsec: 0,
         linkTypes: r.format === 'pcap' ? interfacesOf(state) : [], nanosecond: isNanosecond(state), snaplen: state.snaplen,
       })
     } catch (e) {
