@@ -209,12 +209,14 @@ export function encodeGroupStarts(starts: ArrayLike<number>): Buffer {
   return w.done()
 }
 
+/** Decodes straight into a typed array (a varint takes at least a byte): every query reads every live file's. */
 export function decodeGroupStarts(value: Uint8Array): Float64Array {
   const r = new VarintReader(value)
-  const out: number[] = []
+  const out = new Float64Array(value.length)
+  let n = 0
   let prev = 0
-  while (r.more) out.push(prev += r.uint())
-  return Float64Array.from(out)
+  while (r.more) out[n++] = prev += r.uint()
+  return out.subarray(0, n)
 }
 
 export function encodeIds(ids: number[]): Buffer {
