@@ -34,20 +34,20 @@ export class WorkerPool<T, R> {
     const count = Math.max(1, Math.min(this.size, tasks.length))
     const workers: Worker[] = []
     const lanes: Promise<void>[] = []
-    for (let i = 0; i < count; i++) {
-      const inline = this.inline
-      if (i === 0 && inline) {
-        lanes.push((async () => {
-          for (let t = Atomics.add(next, 0, 1); t < tasks.length; t = Atomics.add(next, 0, 1)) {
-            const task = tasks[t]
-            onResult(task, await inline(task, (bytes) => onProgress?.(task, bytes)))
-          }
-        })())
-      } else {
-        const worker = new Worker(this.script)
-        workers.push(worker)
-        lanes.push(this.workerLane(worker, {tasks, next: next.buffer as SharedArrayBuffer}, onResult, onProgress))
-      }
+    const inline = this.inline
+    // Workers first: they take tens of milliseconds to start, while this thread's lane can begin at once.
+    for (let i = inline ? 1 : 0; i < count; i++) {
+      const worker = new Worker(this.script)
+      workers.push(worker)
+      lanes.push(this.workerLane(worker, {tasks, next: next.buffer as SharedArrayBuffer}, onResult, onProgress))
+    }
+    if (inline) {
+      lanes.push((async () => {
+        for (let t = Atomics.add(next, 0, 1); t < tasks.length; t = Atomics.add(next, 0, 1)) {
+          const task = tasks[t]
+          onResult(task, await inline(task, (bytes) => onProgress?.(task, bytes)))
+        }
+      })())
     }
     try {
       await Promise.all(lanes)
