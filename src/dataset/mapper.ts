@@ -107,7 +107,7 @@ export async function mapDataset(opts: MapOptions): Promise<MapOutcome> {
       await writes
       progress?.stop()
     }
-    if (index && (replacing || todo.length > 0)) await index.compact()
+    if (replacing) await index.compact()
     return {meta: datasetMeta(results), mapped: todo.length, reused, problems}
   } finally {
     await index?.close()

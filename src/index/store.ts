@@ -52,11 +52,9 @@ export class IndexStore {
   }
 
   /**
-   * Rewrites the key space into sorted, compressed tables without the data of replaced and dropped files. LevelDB
-   * keeps deleted entries, and the overlapping tables of fresh writes, on disk until a compaction reaches them:
-   * after a --force re-map the index doubles, and after a first map it is ~60 % larger than compacted (measured:
-   * 46 MB vs 29 MB for 2.2 GB of pcap). (In Node, `level` is classic-level, which has compactRange; its types do
-   * not say so.)
+   * Rewrites the key space without the data of replaced and dropped files. LevelDB keeps deleted entries on disk
+   * until a compaction reaches them, which after a --force re-map doubles the index. (In Node, `level` is
+   * classic-level, which has compactRange; its types do not say so.)
    */
   compact(): Promise<void> {
     return (this.db as unknown as {compactRange(start: string, end: string): Promise<void>}).compactRange(`${LAYOUT}/`, `${LAYOUT}0`)
