@@ -1,21 +1,21 @@
 /*
- * Key layout of the LevelDB index (version 2). Every key starts with the layout version, so a newer layout can
+ * Key layout of the LevelDB index (version 3). Every key starts with the layout version, so a newer layout can
  * live beside (and replace) an older one: opening an index for writing drops the keys of older layouts.
  *
- *   v2/meta                              {"version":2,"nextFileId":N}
- *   v2/p/<path>                          file id (the live entry for that path)
- *   v2/f/<fileId>                        file record (JSON): size, mtime, times, reader state
- *   v2/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
- *   v2/g/<fileId>                        byte offset of each group of GROUP_RECORDS records (varint deltas)
- *   v2/fl/<fileId>/<flowId>              flow record (binary, see encodeFlow)
- *   v2/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
+ *   v3/meta                              {"version":3,"nextFileId":N}
+ *   v3/p/<path>                          file id (the live entry for that path)
+ *   v3/f/<fileId>                        file record (JSON): size, mtime, times, reader state
+ *   v3/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
+ *   v3/g/<fileId>                        byte offset of each group of GROUP_RECORDS records (varint deltas)
+ *   v3/fl/<fileId>/<chunk>               flows chunk·64 … chunk·64+63 (length-prefixed flow records, see writeFlow)
+ *   v3/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
  *
  * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
  */
 import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, keyHead, type FlowInfo} from './flow-table.js'
 
-export const LAYOUT = 'v2'
-export const LAYOUT_VERSION = 2
+export const LAYOUT = 'v3'
+export const LAYOUT_VERSION = 3
 
 export const FIELD = {
   KIND: 'k',
@@ -42,7 +42,12 @@ export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
 export const postingListKey = (fileId: string): string => `${LAYOUT}/fp/${fileId}`
 export const groupsKey = (fileId: string): string => `${LAYOUT}/g/${fileId}`
 export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
-export const flowKey = (fileId: string, flowId: number): string => `${flowPrefix(fileId)}${hex(flowId, 8)}`
+/**
+ * Flows per LevelDB value. With one key per flow, the per-entry costs (the batch on the single writer, the copy of
+ * each value from the worker) took longer than encoding the flows.
+ */
+export const FLOWS_PER_CHUNK = 64
+export const flowChunkKey = (fileId: string, chunk: number): string => `${flowPrefix(fileId)}${hex(chunk, 8)}`
 export const postingPrefix = (field: string, value: string): string => `${LAYOUT}/x/${field}/${value}/`
 export const fileIdText = (n: number): string => hex(n, 8)
 
@@ -112,6 +117,17 @@ export class VarintWriter {
     this.buf[this.len++] = n
   }
 
+  get length(): number {
+    return this.len
+  }
+
+  /** Appends what another writer holds. */
+  append(other: VarintWriter): void {
+    this.room(other.len)
+    other.buf.copy(this.buf, this.len, 0, other.len)
+    this.len += other.len
+  }
+
   /** A 32-bit word as 4 bytes, little-endian. */
   word(n: number): void {
     this.room(4)
@@ -154,13 +170,13 @@ export class VarintReader {
 }
 
 const scratch = new VarintWriter()
+const flowScratch = new VarintWriter()
 
 /**
  * Flow record: the key as a bitmap of its non-zero words then those words (most of the 20 are zero), packets,
  * bytes, first/last time, then the record groups delta-encoded.
  */
-export function encodeFlow(f: FlowInfo): Buffer {
-  const w = scratch.reset()
+function writeFlow(w: VarintWriter, f: FlowInfo): void {
   let present = 0
   for (let i = 0; i < W.COUNT; i++) if (f.key[i] !== 0) present |= 1 << i
   w.uint(present)
@@ -177,10 +193,32 @@ export function encodeFlow(f: FlowInfo): Buffer {
     w.uint(f.groups[i] - prev)
     prev = f.groups[i]
   }
+}
+
+/** Flows [from, to) as one value: each record preceded by its length, so a reader can skip to the one it wants. */
+function encodeFlowChunk(flows: FlowInfo[], from: number, to: number): Buffer {
+  const w = scratch.reset()
+  for (let i = from; i < to; i++) {
+    writeFlow(flowScratch.reset(), flows[i])
+    w.uint(flowScratch.length)
+    w.append(flowScratch)
+  }
   return w.done()
 }
 
-export function decodeFlow(value: Uint8Array): FlowInfo {
+/** The flows of a chunk whose place in it (0 … FLOWS_PER_CHUNK − 1) `wanted` accepts. */
+export function decodeFlowChunk(value: Uint8Array, wanted: (place: number) => boolean): FlowInfo[] {
+  const out: FlowInfo[] = []
+  const r = new VarintReader(value)
+  for (let place = 0; r.more; place++) {
+    const length = r.uint()
+    if (wanted(place)) out.push(decodeFlow(value.subarray(r.pos, r.pos + length)))
+    r.pos += length
+  }
+  return out
+}
+
+function decodeFlow(value: Uint8Array): FlowInfo {
   const r = new VarintReader(value)
   const key = new Int32Array(W.COUNT)
   const present = r.uint()
@@ -237,9 +275,10 @@ export function decodeIds(value: Uint8Array): number[] {
   return out
 }
 
-/** A file's index entries as LevelDB values: flow records by flow id, postings by "field/value", group starts. */
+/** A file's index entries as LevelDB values: flow chunks, postings by "field/value", group starts. */
 export interface EncodedFileIndex {
-  flows: Buffer[]
+  flowCount: number
+  flowChunks: Buffer[]
   postings: [string, Buffer][]
   groupStarts: Buffer
 }
@@ -247,14 +286,20 @@ export interface EncodedFileIndex {
 /** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
 export function encodeFileIndex(flows: FlowInfo[], groupStarts: ArrayLike<number>): EncodedFileIndex {
   const byPosting = new Map<string, number[]>()
-  const values = flows.map((flow, flowId) => {
+  flows.forEach((flow, flowId) => {
     for (const [field, value] of flowPostings(flow.key)) {
       const k = `${field}/${value}`
       const ids = byPosting.get(k)
       if (!ids) byPosting.set(k, [flowId])
       else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
     }
-    return encodeFlow(flow)
   })
-  return {flows: values, postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)]), groupStarts: encodeGroupStarts(groupStarts)}
+  const flowChunks: Buffer[] = []
+  for (let at = 0; at < flows.length; at += FLOWS_PER_CHUNK) flowChunks.push(encodeFlowChunk(flows, at, Math.min(at + FLOWS_PER_CHUNK, flows.length)))
+  return {
+    flowCount: flows.length,
+    flowChunks,
+    postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)]),
+    groupStarts: encodeGroupStarts(groupStarts),
+  }
 }

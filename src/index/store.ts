@@ -7,7 +7,7 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
-  LAYOUT, LAYOUT_VERSION, decodeFlow, decodeGroupStarts, decodeIds, fileIdText, fileKey, flowKey, flowPrefix, groupsKey,
+  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeFlowChunk, decodeGroupStarts, decodeIds, fileIdText, fileKey, flowChunkKey, flowPrefix, groupsKey,
   metaKey, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
@@ -30,6 +30,9 @@ export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows'>
 type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
 
 export class IndexStore {
+  /** Whether this handle wrote entries (close then tidies the directory). */
+  private wrote = false
+
   private constructor(private readonly db: Level<string, Buffer>, readonly dir: string) {}
 
   /** Opens (creating when asked) the index directory; a missing index is a clear error for readers. */
@@ -47,8 +50,15 @@ export class IndexStore {
     return new IndexStore(db, dir)
   }
 
-  close(): Promise<void> {
-    return this.db.close()
+  async close(): Promise<void> {
+    await this.db.close()
+    if (!this.wrote) return
+    // LevelDB leaves its write log, and the tables of a background compaction the close cut short, to the next
+    // open: opening once more folds the log into a table and deletes the leftovers (~0.1 s; 51 → 31 MB measured
+    // after a first map of the bench dataset).
+    const again = new Level<string, Buffer>(this.dir, {valueEncoding: 'buffer'})
+    await again.open()
+    await again.close()
   }
 
   /**
@@ -84,9 +94,9 @@ export class IndexStore {
     const n = await this.nextFileId()
     const id = fileIdText(n)
     const batch: Batch = await this.deletions(file.path)
-    encoded.flows.forEach((value, flowId) => batch.push({type: 'put', key: flowKey(id, flowId), value: asBuffer(value)}))
+    encoded.flowChunks.forEach((value, chunk) => batch.push({type: 'put', key: flowChunkKey(id, chunk), value: asBuffer(value)}))
     for (const [k, value] of encoded.postings) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: asBuffer(value)})
-    const record: IndexedFile = {...file, id, flows: encoded.flows.length}
+    const record: IndexedFile = {...file, id, flows: encoded.flowCount}
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
     // Kept apart from the file record, which every query reads: only a replace needs this list.
     batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(encoded.postings.map(([k]) => k)))})
@@ -94,12 +104,15 @@ export class IndexStore {
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
     batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: LAYOUT_VERSION, nextFileId: n + 1}))})
     await this.db.batch(batch)
+    this.wrote = true
   }
 
   /** Removes a file (gone from disk, or no longer a capture) from the index, atomically. */
   async dropFile(path: string): Promise<void> {
     const batch = await this.deletions(path)
-    if (batch.length > 0) await this.db.batch(batch)
+    if (batch.length === 0) return
+    await this.db.batch(batch)
+    this.wrote = true
   }
 
   private async deletions(path: string): Promise<Batch> {
@@ -132,9 +145,12 @@ export class IndexStore {
     return out
   }
 
+  /** The flows with these ids (ascending). */
   async flows(fileId: string, ids: number[]): Promise<FlowInfo[]> {
-    const values = await this.db.getMany(ids.map((id) => flowKey(fileId, id)))
-    return values.filter((v): v is Buffer => v !== undefined).map(decodeFlow)
+    const chunks = [...new Set(ids.map((id) => Math.floor(id / FLOWS_PER_CHUNK)))]
+    const wanted = new Set(ids)
+    const values = await this.db.getMany(chunks.map((c) => flowChunkKey(fileId, c)))
+    return values.flatMap((v, i) => v === undefined ? [] : decodeFlowChunk(v, (place) => wanted.has(chunks[i] * FLOWS_PER_CHUNK + place)))
   }
 
   /** Byte offset of each group of records of the file (see GROUP_RECORDS). */
@@ -146,7 +162,7 @@ export class IndexStore {
 
   async allFlows(fileId: string): Promise<FlowInfo[]> {
     const out: FlowInfo[] = []
-    for await (const v of this.db.values({gte: flowPrefix(fileId), lt: flowPrefix(fileId) + '\xff'})) out.push(decodeFlow(v))
+    for await (const v of this.db.values({gte: flowPrefix(fileId), lt: flowPrefix(fileId) + '\xff'})) out.push(...decodeFlowChunk(v, () => true))
     return out
   }
 }
