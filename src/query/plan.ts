@@ -92,7 +92,10 @@ export async function candidates(plan: Plan, store: IndexStore, live: Set<string
     }
     case 'and': {
       let acc: Candidates = ALL
-      for (const p of plan.args) {
+      // Narrow terms first; a broad one (a protocol, any VLAN: a large share of all flows) is skipped once the
+      // others leave few candidates. Skipping a term of an AND only widens the superset, which the exact check trims.
+      for (const p of [...plan.args].sort((a, b) => breadth(a) - breadth(b))) {
+        if (breadth(p) === BROAD && acc !== ALL && candidateCount(acc) <= FEW) continue
         const part = await candidates(p, store, live)
         if (part === ALL) continue
         if (acc === ALL) {
@@ -112,4 +115,23 @@ export async function candidates(plan: Plan, store: IndexStore, live: Set<string
       return acc
     }
   }
+}
+
+const NARROW = 0
+const BROAD = 1
+/** Candidate flows below which a broad AND term is not worth its lookup. */
+const FEW = 10_000
+
+/** Fields whose values are shared by many flows. */
+const BROAD_FIELDS: ReadonlySet<string> = new Set([FIELD.PROTO, FIELD.ETHERTYPE, FIELD.KIND, FIELD.VLAN, FIELD.MPLS])
+
+function breadth(plan: Plan): number {
+  if (plan.op === 'lookup') return BROAD_FIELDS.has(plan.field) ? BROAD : NARROW
+  return plan.op === 'all' ? BROAD : NARROW
+}
+
+function candidateCount(c: Map<string, Set<number>>): number {
+  let n = 0
+  for (const ids of c.values()) n += ids.size
+  return n
 }
