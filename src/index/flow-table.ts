@@ -112,7 +112,7 @@ export interface FlowInfo {
 /**
  * Records are indexed by group of 8 consecutive records rather than one by one: a flow lists the groups its packets
  * are in, and a file keeps the byte offset where each group starts. Group numbers are small and a busy flow has
- * several packets per group: on the bench dataset the index is 1.5 % of the pcap bytes instead of 2.6-3.7 % with a
+ * several packets per group: on the bench dataset the index is 1.4 % of the pcap bytes instead of 2.6-3.7 % with a
  * byte offset per packet. A query reads its candidate groups whole (~0.8 KB each there) and its exact per-packet
  * check drops the other flows' records; 16 per group made the index 1.3 % and broad queries ~10 % slower.
  */
