@@ -5,7 +5,7 @@ import {parseEpoch} from '../dataset/metadata.js'
 import {discoverCaptures} from '../dataset/discover.js'
 import {mapDataset} from '../dataset/mapper.js'
 import {IndexStore, type IndexedFile} from '../index/store.js'
-import {GROUP_RECORDS, type FlowInfo} from '../index/flow-table.js'
+import type {FlowInfo} from '../index/flow-table.js'
 import {CaptureReader, type ReaderState} from '../pcap/reader.js'
 import {describeError} from '../pcap/errors.js'
 import {ALL, candidates, planFor} from './plan.js'
@@ -24,9 +24,6 @@ export interface QuerySource extends StreamSource {
 
 export interface QueryPlanResult {
   sources: QuerySource[]
-  /** Files in the index (or scanned), and files with candidate records. */
-  filesTotal: number
-  candidateRecords: number | null
 }
 
 function interfacesOf(state: ReaderState): number[] {
@@ -72,7 +69,6 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
     const live = files.filter((f) => all.overlaps(f.first ? parseEpoch(f.first) : null, f.last ? parseEpoch(f.last) : null) || f.first === null)
     const found = await candidates(planFor(ast), store, new Set(live.map((f) => f.id)))
     const sources: QuerySource[] = []
-    let candidateRecords = 0
     for (const f of live) {
       let flows: FlowInfo[]
       if (found === ALL) flows = await store.allFlows(f.id)
@@ -84,7 +80,6 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
       if (flows.length === 0) continue
       const groups = sortedGroups(flows)
-      candidateRecords += groups.length * GROUP_RECORDS
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       sources.push({
@@ -93,7 +88,7 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
       })
     }
-    return {sources, filesTotal: files.length, candidateRecords}
+    return {sources}
   } finally {
     await store.close().catch(() => {})
   }
@@ -135,7 +130,7 @@ async function planScan(inputs: string[]): Promise<QueryPlanResult> {
       throw new Error(describeError(e, f.path))
     }
   }
-  return {sources, filesTotal: files.length, candidateRecords: null}
+  return {sources}
 }
 
 /**
