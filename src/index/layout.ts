@@ -55,30 +55,68 @@ export function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, '0')
 }
 
-/** The (field, value) pairs a flow is found by. */
-export function flowPostings(key: Int32Array): [string, string][] {
-  const out: [string, string][] = []
+/** Hex digits of each field's values in posting keys (IPv6 addresses are 32, written as text). */
+const WIDTH: Record<string, number> = {
+  [FIELD.KIND]: 2, [FIELD.IP4_SRC]: 8, [FIELD.IP4_DST]: 8, [FIELD.PROTO]: 2, [FIELD.PORT_SRC]: 4, [FIELD.PORT_DST]: 4,
+  [FIELD.ETHERTYPE]: 4, [FIELD.MAC_SRC]: 12, [FIELD.MAC_DST]: 12, [FIELD.VLAN]: 4, [FIELD.MPLS]: 8,
+}
+
+/**
+ * A file's postings: per field, each value's flow ids. Values are kept as numbers and spelled as key text once per
+ * distinct value, not once per flow (a file has ~18 k flows but far fewer distinct addresses and ports).
+ */
+class PostingCollector {
+  private readonly byField = new Map<string, Map<number | string, number[]>>()
+
+  add(field: string, value: number | string, flowId: number): void {
+    let values = this.byField.get(field)
+    if (!values) this.byField.set(field, (values = new Map()))
+    const ids = values.get(value)
+    if (!ids) values.set(value, [flowId])
+    else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
+  }
+
+  /** ["field/value", encoded flow ids] for every posting. */
+  entries(): [string, Buffer][] {
+    const out: [string, Buffer][] = []
+    for (const [field, values] of this.byField) {
+      for (const [value, ids] of values) {
+        out.push([`${field}/${typeof value === 'number' ? hex(value, WIDTH[field]) : value}`, encodeIds(ids)])
+      }
+    }
+    return out
+  }
+}
+
+/** Files the flow under every (field, value) it is found by. */
+function addPostings(key: Int32Array, flowId: number, to: PostingCollector): void {
   const {kind, proto, flags, vlans, labels} = keyHead(key)
-  const word = (i: number): string => hex(key[i] >>> 0, 8)
-  const half = (i: number, high: boolean): string => hex(high ? key[i] >>> 16 : key[i] & 0xffff, 4)
-  out.push([FIELD.KIND, hex(kind, 2)])
+  const word = (i: number): number => key[i] >>> 0
+  const half = (i: number, high: boolean): number => (high ? key[i] >>> 16 : key[i] & 0xffff)
+  to.add(FIELD.KIND, kind, flowId)
   if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.ARP) {
-    out.push([FIELD.IP4_SRC, word(W.SRC)], [FIELD.IP4_DST, word(W.DST)])
+    to.add(FIELD.IP4_SRC, word(W.SRC), flowId)
+    to.add(FIELD.IP4_DST, word(W.DST), flowId)
   } else if (kind === FLOW_KIND.IPV6) {
-    const six = (at: number): string => word(at) + word(at + 1) + word(at + 2) + word(at + 3)
-    out.push([FIELD.IP6_SRC, six(W.SRC)], [FIELD.IP6_DST, six(W.DST)])
+    const six = (at: number): string => hex(word(at), 8) + hex(word(at + 1), 8) + hex(word(at + 2), 8) + hex(word(at + 3), 8)
+    to.add(FIELD.IP6_SRC, six(W.SRC), flowId)
+    to.add(FIELD.IP6_DST, six(W.DST), flowId)
   }
-  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) out.push([FIELD.PROTO, hex(proto, 2)])
-  if (flags & FLAG_PORTS) out.push([FIELD.PORT_SRC, half(W.PORTS, true)], [FIELD.PORT_DST, half(W.PORTS, false)])
-  out.push([FIELD.ETHERTYPE, half(W.ETHERTYPE, false)])
+  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) to.add(FIELD.PROTO, proto, flowId)
+  if (flags & FLAG_PORTS) {
+    to.add(FIELD.PORT_SRC, half(W.PORTS, true), flowId)
+    to.add(FIELD.PORT_DST, half(W.PORTS, false), flowId)
+  }
+  to.add(FIELD.ETHERTYPE, half(W.ETHERTYPE, false), flowId)
   if (flags & FLAG_MACS) {
-    out.push([FIELD.MAC_SRC, half(W.MAC_HI, true) + word(W.MAC_SRC_LO)], [FIELD.MAC_DST, half(W.MAC_HI, false) + word(W.MAC_DST_LO)])
+    // 48-bit MACs are exact in a double: high 16 bits × 2^32 + low 32 bits.
+    to.add(FIELD.MAC_SRC, half(W.MAC_HI, true) * 2 ** 32 + word(W.MAC_SRC_LO), flowId)
+    to.add(FIELD.MAC_DST, half(W.MAC_HI, false) * 2 ** 32 + word(W.MAC_DST_LO), flowId)
   }
-  for (let i = 0; i < vlans; i++) out.push([FIELD.VLAN, half(W.VLANS + (i >> 1), (i & 1) === 0)])
-  if (flags & FLAG_VLAN_DEEP) out.push([FIELD.VLAN, DEEP])
-  for (let i = 0; i < labels; i++) out.push([FIELD.MPLS, word(W.MPLS + i)])
-  if (flags & FLAG_MPLS_DEEP) out.push([FIELD.MPLS, DEEP])
-  return out
+  for (let i = 0; i < vlans; i++) to.add(FIELD.VLAN, half(W.VLANS + (i >> 1), (i & 1) === 0), flowId)
+  if (flags & FLAG_VLAN_DEEP) to.add(FIELD.VLAN, DEEP, flowId)
+  for (let i = 0; i < labels; i++) to.add(FIELD.MPLS, word(W.MPLS + i), flowId)
+  if (flags & FLAG_MPLS_DEEP) to.add(FIELD.MPLS, DEEP, flowId)
 }
 
 /** Appends unsigned integers (up to 2^53) as LEB128 varints. */
@@ -285,21 +323,14 @@ export interface EncodedFileIndex {
 
 /** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
 export function encodeFileIndex(flows: FlowInfo[], groupStarts: ArrayLike<number>): EncodedFileIndex {
-  const byPosting = new Map<string, number[]>()
-  flows.forEach((flow, flowId) => {
-    for (const [field, value] of flowPostings(flow.key)) {
-      const k = `${field}/${value}`
-      const ids = byPosting.get(k)
-      if (!ids) byPosting.set(k, [flowId])
-      else if (ids[ids.length - 1] !== flowId) ids.push(flowId)
-    }
-  })
+  const postings = new PostingCollector()
+  flows.forEach((flow, flowId) => addPostings(flow.key, flowId, postings))
   const flowChunks: Buffer[] = []
   for (let at = 0; at < flows.length; at += FLOWS_PER_CHUNK) flowChunks.push(encodeFlowChunk(flows, at, Math.min(at + FLOWS_PER_CHUNK, flows.length)))
   return {
     flowCount: flows.length,
     flowChunks,
-    postings: [...byPosting].map(([k, ids]) => [k, encodeIds(ids)]),
+    postings: postings.entries(),
     groupStarts: encodeGroupStarts(groupStarts),
   }
 }
