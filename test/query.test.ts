@@ -2,7 +2,8 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {gzipSync} from 'node:zlib'
 import {basename, join} from 'node:path'
 import {HAVE_SHARED, ROOT, SHARED, capturesIn, errorText, hasTool, runCli, tempDir} from './helpers.js'
 import {CaptureReader} from '../src/pcap/reader.js'
@@ -278,4 +279,19 @@ test('--scan gives the same answer as the index, and pcap output pipes into tsha
   assert.equal(lines.length, 2)
   assert.equal(lines[0].src === '192.168.88.61' || lines[0].dst === '192.168.88.61', true)
   assert.equal(lines[0].proto, 17)
+})
+
+test('a damaged capture, plain or gzipped, answers with the records before the damage and no error', {skip: !HAVE_SHARED || !hasTool('tcpdump')}, (t) => {
+  const dir = tempDir(t)
+  const damaged = join(SHARED, 'sv__tls_DER-incomplete-header.pcap')
+  copyFileSync(damaged, join(dir, 'plain.pcap'))
+  writeFileSync(join(dir, 'packed.pcap.gz'), gzipSync(readFileSync(damaged)))
+  const json = join(dir, 'set.json')
+  runCli(['map', dir, '--dump-json', json]) // exit 1: both files are reported damaged
+  const before = spawnSync('tcpdump', ['-nn', '-r', damaged]).stdout.toString().split('\n').filter(Boolean).length
+  assert.ok(before > 0)
+  // The last group holds fewer than 8 records: reading it must stop where the indexed records end.
+  const q = runCli(['query', 'tcp', '--dump-json', json, '--format', 'text'])
+  assert.equal(q.status, 0, errorText(q))
+  assert.equal(q.stdout.toString().split('\n').filter(Boolean).length, 2 * before)
 })

@@ -12,11 +12,11 @@ export type PacketPredicate = (fields: Fields, tsSec: number, tsNsec: number) =>
 
 export interface StreamSource {
   path: string
-  /** Saved reader state for random access; null reads the file from its start (gzip, or a scan). */
+  /** Saved reader state for random access; null reads the file through (gzip, or a scan). */
   state: ReaderState | null
   /** Record groups to visit (record number >> GROUP_BITS), ascending; null visits every record (a scan). */
   groups: ArrayLike<number> | null
-  /** Byte offset of each group's first record, then where the last indexed record ends; null reads through. */
+  /** Byte offset of each group's first record, then where the last indexed record ends; null for a scan. */
   groupStarts: ArrayLike<number> | null
 }
 
@@ -34,6 +34,8 @@ export class MatchStream {
   private readEnd = -1
   /** Reading through: the number of the record just read. */
   private record = -1
+  /** Where the last indexed record ends (the last group start is that end). */
+  private readonly indexedEnd: number
 
   /** `order`: the file's index among the query's sources; ties in time go to the lower one (a stable merge). */
   constructor(
@@ -45,10 +47,12 @@ export class MatchStream {
     private readonly fields: Fields,
   ) {
     this.rec = reader.rec
+    const starts = source.groupStarts
+    this.indexedEnd = starts ? starts[starts.length - 1] : Infinity
   }
 
   static async open(order: number, source: StreamSource, matches: PacketPredicate, window: TimeWindow, fields = new Fields()): Promise<MatchStream> {
-    const reader = source.state && source.groupStarts
+    const reader = source.state
       ? await CaptureReader.resume(source.path, source.state)
       : await CaptureReader.open(source.path)
     return new MatchStream(order, source, reader, matches, window, fields)
@@ -59,7 +63,7 @@ export class MatchStream {
     const {groups, groupStarts} = this.source
     const r = this.reader
     for (;;) {
-      if (groups && groupStarts) {
+      if (groups && groupStarts && this.source.state) {
         if (this.readEnd < 0 && !this.startRead(groups, groupStarts)) return false
         // Stop at the read's end before parsing on: past the last indexed record may lie damage.
         if (r.position >= this.readEnd || !(await r.next())) {
@@ -68,10 +72,10 @@ export class MatchStream {
         }
       } else if (groups) {
         // Reading through (gzip): take only the records of the groups the index pointed at, and stop after the
-        // last one (what follows may be damage the index stopped at).
+        // last one or at the end of the indexed records (what follows may be damage the index stopped at).
         const group = Math.floor((this.record + 1) / GROUP_RECORDS)
         while (this.visited < groups.length && groups[this.visited] < group) this.visited++
-        if (this.visited >= groups.length || !(await r.next())) return false
+        if (this.visited >= groups.length || r.position >= this.indexedEnd || !(await r.next())) return false
         this.record++
         if (groups[this.visited] !== group) continue
       } else if (!(await r.next())) {

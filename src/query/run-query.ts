@@ -83,7 +83,7 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       sources.push({
-        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: f.gzip ? null : await store.groupStarts(f.id),
+        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: await store.groupStarts(f.id),
         startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
       })
