@@ -81,7 +81,7 @@ class PostingCollector {
     const out: [string, Buffer][] = []
     for (const [field, values] of this.byField) {
       for (const [value, ids] of values) {
-        out.push([`${field}/${typeof value === 'number' ? hex(value, WIDTH[field]) : value}`, encodeIds(ids)])
+        out.push([`${field}/${typeof value === 'number' ? hex(value, WIDTH[field]) : value}`, encodeAscending(ids)])
       }
     }
     return out
@@ -226,11 +226,7 @@ function writeFlow(w: VarintWriter, f: FlowInfo): void {
   w.uint(f.lastSec + 1)
   w.uint(f.lastNsec)
   w.uint(f.groups.length)
-  let prev = 0
-  for (let i = 0; i < f.groups.length; i++) {
-    w.uint(f.groups[i] - prev)
-    prev = f.groups[i]
-  }
+  writeAscending(w, f.groups)
 }
 
 /** Flows [from, to) as one value: each record preceded by its length, so a reader can skip to the one it wants. */
@@ -274,43 +270,30 @@ function decodeFlow(value: Uint8Array): FlowInfo {
   return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, groups}
 }
 
-/** A file's group starts (ascending byte offsets) as varint deltas. */
-export function encodeGroupStarts(starts: ArrayLike<number>): Buffer {
-  const w = scratch.reset()
+/** Appends ascending numbers (flow ids, record groups, group starts) as varint deltas. */
+function writeAscending(w: VarintWriter, values: ArrayLike<number>): void {
   let prev = 0
-  for (let i = 0; i < starts.length; i++) {
-    w.uint(starts[i] - prev)
-    prev = starts[i]
+  for (let i = 0; i < values.length; i++) {
+    w.uint(values[i] - prev)
+    prev = values[i]
   }
+}
+
+/** Ascending numbers as a value of their own (posting flow ids, group starts). */
+function encodeAscending(values: ArrayLike<number>): Buffer {
+  const w = scratch.reset()
+  writeAscending(w, values)
   return w.done()
 }
 
-/** Decodes straight into a typed array (a varint takes at least a byte): every query reads every live file's. */
-export function decodeGroupStarts(value: Uint8Array): Float64Array {
+/** Decodes straight into a typed array (a varint takes at least a byte): every query reads every live file's starts. */
+export function decodeAscending(value: Uint8Array): Float64Array {
   const r = new VarintReader(value)
   const out = new Float64Array(value.length)
   let n = 0
   let prev = 0
   while (r.more) out[n++] = prev += r.uint()
   return out.subarray(0, n)
-}
-
-export function encodeIds(ids: number[]): Buffer {
-  const w = scratch.reset()
-  let prev = 0
-  for (const id of ids) {
-    w.uint(id - prev)
-    prev = id
-  }
-  return w.done()
-}
-
-export function decodeIds(value: Uint8Array): number[] {
-  const r = new VarintReader(value)
-  const out: number[] = []
-  let prev = 0
-  while (r.more) out.push(prev += r.uint())
-  return out
 }
 
 /** A file's index entries as LevelDB values: flow chunks, postings by "field/value", group starts. */
@@ -331,6 +314,6 @@ export function encodeFileIndex(flows: FlowInfo[], groupStarts: ArrayLike<number
     flowCount: flows.length,
     flowChunks,
     postings: postings.entries(),
-    groupStarts: encodeGroupStarts(groupStarts),
+    groupStarts: encodeAscending(groupStarts),
   }
 }

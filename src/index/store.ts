@@ -7,7 +7,7 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
-  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeFlowChunk, decodeGroupStarts, decodeIds, fileIdText, fileKey, flowChunkKey, flowPrefix, groupsKey,
+  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix, groupsKey,
   metaKey, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
@@ -140,7 +140,7 @@ export class IndexStore {
       if (!live.has(fileId)) continue
       let set = out.get(fileId)
       if (!set) out.set(fileId, (set = new Set()))
-      for (const id of decodeIds(value)) set.add(id)
+      for (const id of decodeAscending(value)) set.add(id)
     }
     return out
   }
@@ -157,7 +157,7 @@ export class IndexStore {
   async groupStarts(fileId: string): Promise<Float64Array> {
     const value = await this.db.get(groupsKey(fileId))
     if (!value) throw new Error(`index ${this.dir} is damaged: no record groups for file ${fileId} (run \`pcapkit map --force\`)`)
-    return decodeGroupStarts(value)
+    return decodeAscending(value)
   }
 
   async allFlows(fileId: string): Promise<FlowInfo[]> {
