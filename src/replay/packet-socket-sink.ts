@@ -5,6 +5,7 @@
  * due time. Frames the kernel refuses for now (ENOBUFS, EAGAIN) are retried with backoff; other failures are
  * counted per error and the replay goes on.
  */
+import {constants} from 'node:os'
 import {getSystemErrorName} from 'node:util'
 import {
   MAX_RETRIES, backOff, interfaceFrameLimit, openFailure, type InterfaceFacts,
@@ -17,8 +18,7 @@ import type {PacketRecord} from '../pcap/reader.js'
 /** Hardware types whose frames are Ethernet frames (sysfs `type`, ARPHRD_*). */
 const ARPHRD_ETHER = 1
 const ARPHRD_LOOPBACK = 772
-const ENOBUFS = 105
-const EAGAIN = 11
+const {ENOBUFS, EAGAIN} = constants.errno
 /** Frames per sendmmsg at top speed: past ~32 the per-call saving is gone and frames only wait longer. */
 export const TOPSPEED_BATCH = 32
 const ARENA_BYTES = 1 << 20
