@@ -100,7 +100,6 @@ export interface WritablePacket {
 abstract class BufferedWriter {
   protected out = Buffer.allocUnsafe(BUFFER_SIZE)
   protected used = 0
-  packets = 0
 
   constructor(protected readonly sink: ByteSink) {}
 
@@ -160,20 +159,18 @@ export class PcapWriter extends BufferedWriter {
     o.writeUInt32LE(p.origLen, u + 12)
     p.buf.copy(o, u + 16, p.dataStart, p.dataStart + p.caplen)
     this.used = u + 16 + p.caplen
-    this.packets++
     return pending
   }
 
   /**
-   * Appends `packets` records that are already in this file's format (16-byte little-endian headers, this
-   * precision): bytes [start, end) of `buf`. A filter passing runs of records through unchanged copies each run once.
+   * Appends records that are already in this file's format (16-byte little-endian headers, this precision): bytes
+   * [start, end) of `buf`. A filter passing runs of records through unchanged copies each run once.
    */
-  writeRecords(buf: Buffer, start: number, end: number, packets: number): Promise<void> | void {
+  writeRecords(buf: Buffer, start: number, end: number): Promise<void> | void {
     const n = end - start
     const pending = this.reserve(n)
     buf.copy(this.out, this.used, start, end)
     this.used += n
-    this.packets += packets
     return pending
   }
 }
@@ -251,7 +248,6 @@ export class PcapngWriter extends BufferedWriter {
     o.fill(0, u + 28 + p.caplen, u + 28 + padded)
     o.writeUInt32LE(len, u + 28 + padded)
     this.used = u + len
-    this.packets++
     return pending
   }
 
@@ -268,7 +264,6 @@ export class PcapngWriter extends BufferedWriter {
     o.fill(0, u + 12 + p.caplen, u + 12 + padded)
     o.writeUInt32LE(len, u + 12 + padded)
     this.used = u + len
-    this.packets++
     return pending
   }
 }

@@ -17,13 +17,11 @@ export class RecordRuns {
   private readonly bufs: (Buffer | null)[]
   private readonly starts: number[]
   private readonly ends: number[]
-  private readonly packets: number[]
 
   constructor(private readonly outputs: RuleOutputs, rules: number, private readonly linkType: number) {
     this.bufs = new Array<Buffer | null>(rules).fill(null)
     this.starts = new Array<number>(rules).fill(0)
     this.ends = new Array<number>(rules).fill(0)
-    this.packets = new Array<number>(rules).fill(0)
   }
 
   /** Adds the record to rule `i`'s run, or writes that run and starts a new one at this record. */
@@ -31,14 +29,12 @@ export class RecordRuns {
     const start = rec.dataStart - (rec.recordLen - rec.caplen)
     if (this.bufs[i] === rec.buf && this.ends[i] === start) {
       this.ends[i] = rec.dataStart + rec.caplen
-      this.packets[i]++
       return
     }
     this.write(i)
     this.bufs[i] = rec.buf
     this.starts[i] = start
     this.ends[i] = rec.dataStart + rec.caplen
-    this.packets[i] = 1
   }
 
   /** Writes every pending run: call before the reader's buffer changes, and at the end. */
@@ -49,7 +45,7 @@ export class RecordRuns {
   private write(i: number): void {
     const buf = this.bufs[i]
     if (buf === null) return
-    this.outputs.writeRecords(i, buf, this.starts[i], this.ends[i], this.packets[i], this.linkType)
+    this.outputs.writeRecords(i, buf, this.starts[i], this.ends[i], this.linkType)
     this.bufs[i] = null
   }
 }

@@ -64,10 +64,10 @@ export class RuleOutputs {
   }
 
   /** Writes records already in the classic output's format (see RecordRuns) to rule `i`'s file. */
-  writeRecords(i: number, buf: Buffer, start: number, end: number, packets: number, linkType: number): void {
+  writeRecords(i: number, buf: Buffer, start: number, end: number, linkType: number): void {
     const w = this.writers[i] ?? this.open(i, linkType)
     if (!(w instanceof PcapWriter)) throw new Error('records pass through to classic pcap outputs only')
-    w.writeRecords(buf, start, end, packets)
+    w.writeRecords(buf, start, end)
   }
 
   private open(i: number, linkType: number): PcapWriter | PcapngWriter {
