@@ -1,4 +1,4 @@
-import type {CaptureReader, PacketRecord} from '../pcap/reader.js'
+import type {CaptureReader, HeaderAccumulator, PacketRecord, PcapRecordLayout} from '../pcap/reader.js'
 import {linkTypeName} from '../pcap/linktype.js'
 
 /** What `map` learns about one capture: plain data, so it crosses worker threads and lands in the JSON. */
@@ -27,7 +27,7 @@ export interface CaptureSummary {
 }
 
 /** Accumulates per-record figures without allocating: called once per packet on the hot path. */
-export class StatsAccumulator {
+export class StatsAccumulator implements HeaderAccumulator {
   packets = 0
   size = 0
   dataSize = 0
@@ -79,6 +79,62 @@ export class StatsAccumulator {
     }
     this.prevSec = s
     this.prevNsec = ns
+  }
+
+  /** add() over a run of classic pcap records, with the totals in locals (see CaptureReader.summarize). */
+  addPcapRecords(view: DataView, pos: number, end: number, layout: PcapRecordLayout): number {
+    const {littleEndian: le, fractionScale, headerLength: hl, maxCaplen} = layout
+    let p = pos
+    let packets = this.packets, size = this.size, dataSize = this.dataSize, maxPacketSize = this.maxPacketSize
+    let minSec = this.minSec, minNsec = this.minNsec, maxSec = this.maxSec, maxNsec = this.maxNsec
+    let prevSec = this.prevSec, prevNsec = this.prevNsec, outOfOrder = this.outOfOrder
+    while (end - p >= hl) {
+      const caplen = view.getUint32(p + 8, le)
+      if (caplen > maxCaplen || end - p < hl + caplen) break
+      const s = view.getUint32(p, le)
+      const ns = view.getUint32(p + 4, le) * fractionScale
+      if (ns >= 1e9) break
+      packets++
+      size += caplen
+      dataSize += view.getUint32(p + 12, le)
+      if (caplen > maxPacketSize) maxPacketSize = caplen
+      // The same order logic as add().
+      if (s > prevSec || (s === prevSec && ns >= prevNsec)) {
+        if (s > maxSec || (s === maxSec && ns > maxNsec)) {
+          maxSec = s
+          maxNsec = ns
+        }
+        if (minSec === Infinity) {
+          minSec = s
+          minNsec = ns
+        }
+      } else {
+        outOfOrder++
+        if (s < minSec || (s === minSec && ns < minNsec)) {
+          minSec = s
+          minNsec = ns
+        }
+      }
+      prevSec = s
+      prevNsec = ns
+      p += hl + caplen
+    }
+    if (p !== pos && layout.linkType !== this.lastLink) {
+      this.linkTypes.add(layout.linkType)
+      this.lastLink = layout.linkType
+    }
+    this.packets = packets
+    this.size = size
+    this.dataSize = dataSize
+    this.maxPacketSize = maxPacketSize
+    this.minSec = minSec
+    this.minNsec = minNsec
+    this.maxSec = maxSec
+    this.maxNsec = maxNsec
+    this.prevSec = prevSec
+    this.prevNsec = prevNsec
+    this.outOfOrder = outOfOrder
+    return p
   }
 }
 

@@ -48,10 +48,14 @@ export async function mapReader(path: string, reader: CaptureReader, index: bool
     reported = reader.position
   } : undefined
   try {
-    await reader.forEach(indexer ? (rec) => {
-      acc.add(rec)
-      indexer.add(rec)
-    } : (rec) => acc.add(rec), progress)
+    if (indexer) {
+      await reader.forEach((rec) => {
+        acc.add(rec)
+        indexer.add(rec)
+      }, progress)
+    } else {
+      await reader.summarize(acc, progress)
+    }
   } catch (e) {
     error = describeError(e, path)
   } finally {
