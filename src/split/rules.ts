@@ -20,24 +20,10 @@
 import {readFile} from 'node:fs/promises'
 import {parse as parseYaml} from 'yaml'
 import {parseFilter} from '../filter/parser.js'
-import {MASK_BITS, compileFilter, compileMask, type PacketMask} from '../filter/compile.js'
+import {compileFilter} from '../filter/compile.js'
+import type {RuleSource} from './compiled-rules.js'
 import {FilterSyntaxError} from '../filter/errors.js'
 import {parseIpv4, parseIpv6, parseMac} from '../filter/literals.js'
-
-export interface RuleSource {
-  name: string
-  /** The rule as one expression of our filter language ('' matches every packet). */
-  expression: string
-}
-
-/**
- * Rules compiled for one pass: masks[g] tests rules g·MASK_BITS … g·MASK_BITS + 30, bit b standing for rule
- * g·MASK_BITS + b.
- */
-export interface CompiledRules {
-  names: string[]
-  masks: PacketMask[]
-}
 
 /** A rule file that cannot be used, naming the rule and the reason. */
 export class RuleError extends Error {
@@ -90,14 +76,6 @@ export function parseRules(yamlText: string): RuleSource[] {
   }
   if (rules.length === 0) throw new RuleError(null, 'rule file holds no rules')
   return rules
-}
-
-/** Compiles checked rule sources (done again in each worker thread: functions do not cross). */
-export function compileRules(sources: RuleSource[]): CompiledRules {
-  const asts = sources.map((r) => parseFilter(r.expression))
-  const masks: PacketMask[] = []
-  for (let g = 0; g < asts.length; g += MASK_BITS) masks.push(compileMask(asts.slice(g, g + MASK_BITS)))
-  return {names: sources.map((r) => r.name), masks}
 }
 
 function ruleExpression(name: string, body: unknown): string {
