@@ -42,26 +42,37 @@ export class FlowKeyWriter {
   readonly words = new Int32Array(W.COUNT)
 
   write(f: Fields): void {
+    // Straight-line stores (no loops, no Math.min): this runs once per packet of the index build.
     const w = this.words
     const L = f.layers
     let kind: number = FLOW_KIND.OTHER
     let flags = 0
-    w[W.SRC] = w[W.SRC + 1] = w[W.SRC + 2] = w[W.SRC + 3] = 0
-    w[W.DST] = w[W.DST + 1] = w[W.DST + 2] = w[W.DST + 3] = 0
     if (L & LAYER.IPV4) {
       kind = FLOW_KIND.IPV4
       w[W.SRC] = f.ip4Src
       w[W.DST] = f.ip4Dst
+      w[W.SRC + 1] = w[W.SRC + 2] = w[W.SRC + 3] = w[W.DST + 1] = w[W.DST + 2] = w[W.DST + 3] = 0
     } else if (L & LAYER.IPV6) {
       kind = FLOW_KIND.IPV6
-      for (let i = 0; i < 4; i++) {
-        w[W.SRC + i] = f.ip6Src[i]
-        w[W.DST + i] = f.ip6Dst[i]
+      const s = f.ip6Src
+      const d = f.ip6Dst
+      w[W.SRC] = s[0]
+      w[W.SRC + 1] = s[1]
+      w[W.SRC + 2] = s[2]
+      w[W.SRC + 3] = s[3]
+      w[W.DST] = d[0]
+      w[W.DST + 1] = d[1]
+      w[W.DST + 2] = d[2]
+      w[W.DST + 3] = d[3]
+    } else {
+      if (L & LAYER.ARP) {
+        kind = FLOW_KIND.ARP
+        w[W.SRC] = f.arpSenderIp
+        w[W.DST] = f.arpTargetIp
+      } else {
+        w[W.SRC] = w[W.DST] = 0
       }
-    } else if (L & LAYER.ARP) {
-      kind = FLOW_KIND.ARP
-      w[W.SRC] = f.arpSenderIp
-      w[W.DST] = f.arpTargetIp
+      w[W.SRC + 1] = w[W.SRC + 2] = w[W.SRC + 3] = w[W.DST + 1] = w[W.DST + 2] = w[W.DST + 3] = 0
     }
     const proto = L & (LAYER.IPV4 | LAYER.IPV6) ? f.ipProto : 0
     if (L & PORT_LAYERS) {
@@ -79,17 +90,21 @@ export class FlowKeyWriter {
     } else {
       w[W.MAC_HI] = w[W.MAC_SRC_LO] = w[W.MAC_DST_LO] = 0
     }
-    const vlans = L & LAYER.VLAN ? f.vlanCount : 0
-    if (vlans > KEY_VLANS) flags |= FLAG_VLAN_DEEP
-    const keptVlans = Math.min(vlans, KEY_VLANS)
+    const vlanCount = L & LAYER.VLAN ? f.vlanCount : 0
+    const vlans = vlanCount > KEY_VLANS ? KEY_VLANS : vlanCount
+    if (vlanCount > KEY_VLANS) flags |= FLAG_VLAN_DEEP
     const v = f.vlanIds
-    w[W.VLANS] = keptVlans === 0 ? 0 : (v[0] << 16) | (keptVlans > 1 ? v[1] : 0)
-    w[W.VLANS + 1] = keptVlans < 3 ? 0 : (v[2] << 16) | (keptVlans > 3 ? v[3] : 0)
-    const labels = L & LAYER.MPLS ? f.mplsCount : 0
-    if (labels > KEY_MPLS) flags |= FLAG_MPLS_DEEP
-    const keptLabels = Math.min(labels, KEY_MPLS)
-    for (let i = 0; i < KEY_MPLS; i++) w[W.MPLS + i] = i < keptLabels ? f.mplsLabels[i] : 0
-    w[W.HEAD] = kind | (proto << 8) | (flags << 16) | (keptVlans << 24) | (keptLabels << 28)
+    w[W.VLANS] = vlans === 0 ? 0 : (v[0] << 16) | (vlans > 1 ? v[1] : 0)
+    w[W.VLANS + 1] = vlans < 3 ? 0 : (v[2] << 16) | (vlans > 3 ? v[3] : 0)
+    const labelCount = L & LAYER.MPLS ? f.mplsCount : 0
+    const labels = labelCount > KEY_MPLS ? KEY_MPLS : labelCount
+    if (labelCount > KEY_MPLS) flags |= FLAG_MPLS_DEEP
+    const m = f.mplsLabels
+    w[W.MPLS] = labels > 0 ? m[0] : 0
+    w[W.MPLS + 1] = labels > 1 ? m[1] : 0
+    w[W.MPLS + 2] = labels > 2 ? m[2] : 0
+    w[W.MPLS + 3] = labels > 3 ? m[3] : 0
+    w[W.HEAD] = kind | (proto << 8) | (flags << 16) | (vlans << 24) | (labels << 28)
   }
 }
 
