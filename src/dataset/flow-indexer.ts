@@ -41,6 +41,6 @@ export class FlowIndexer {
   encode(): EncodedFileIndex {
     const groups = Math.ceil(this.records / GROUP_RECORDS)
     this.groupStarts[groups] = this.end
-    return encodeFileIndex(this.table.flows(), this.groupStarts.subarray(0, groups + 1))
+    return encodeFileIndex(this.table.columns(), this.groupStarts.subarray(0, groups + 1))
   }
 }

@@ -31,12 +31,6 @@ export const FLAG_MPLS_DEEP = 8
 
 export const FLOW_KIND = {OTHER: 0, IPV4: 4, IPV6: 6, ARP: 1} as const
 
-/** The fields of a flow key, read back (per flow, never per packet). */
-export function keyHead(words: Int32Array): {kind: number; proto: number; flags: number; vlans: number; labels: number} {
-  const h = words[W.HEAD]
-  return {kind: h & 0xff, proto: (h >>> 8) & 0xff, flags: (h >>> 16) & 0xff, vlans: (h >>> 24) & 0xf, labels: h >>> 28}
-}
-
 /** Builds flow keys from decoded fields into one reused word array. */
 export class FlowKeyWriter {
   readonly words = new Int32Array(W.COUNT)
@@ -111,6 +105,23 @@ export class FlowKeyWriter {
 const KEY_WORDS = W.COUNT
 if (KEY_WORDS !== 20) throw new Error('sameKey() compares keys of 20 words: update it with the key layout')
 const HASHED_WORDS = W.DST + 4
+
+/**
+ * A file's flows column by column, flow id = index: key words at id·20 in `keys`, its record groups at
+ * groups[groupStart[id] … groupStart[id + 1]).
+ */
+export interface FlowColumns {
+  count: number
+  keys: Int32Array
+  packets: Float64Array
+  bytes: Float64Array
+  firstSec: Float64Array
+  firstNsec: Float64Array
+  lastSec: Float64Array
+  lastNsec: Float64Array
+  groupStart: Uint32Array
+  groups: Float64Array
+}
 
 /** One flow's figures, as stored in the index. */
 export interface FlowInfo {
@@ -239,29 +250,21 @@ export class FlowTable {
     }
   }
 
-  /** The flows with their record groups (a counting sort over the log keeps file order per flow). */
-  flows(): FlowInfo[] {
-    const start = new Uint32Array(this.count + 1)
-    for (let i = 0; i < this.pktCount; i++) start[this.pktFlow[i] + 1]++
-    for (let id = 0; id < this.count; id++) start[id + 1] += start[id]
-    const grouped = new Float64Array(this.pktCount)
-    const fill = start.slice(0, this.count)
-    for (let i = 0; i < this.pktCount; i++) grouped[fill[this.pktFlow[i]]++] = this.pktGroup[i]
-    const out: FlowInfo[] = []
-    for (let id = 0; id < this.count; id++) {
-      out.push({
-        key: this.keys.slice(id * KEY_WORDS, (id + 1) * KEY_WORDS),
-        packets: this.packets[id],
-        bytes: this.bytes[id],
-        firstSec: this.firstSec[id],
-        firstNsec: this.firstNsec[id],
-        lastSec: this.lastSec[id],
-        lastNsec: this.lastNsec[id],
-        // Views into one shared array: cheap to build, and one buffer to send back from a worker.
-        groups: grouped.subarray(start[id], start[id + 1]),
-      })
+  /**
+   * The flows as columns, with their record groups (a counting sort over the log keeps file order per flow). The
+   * index encoder reads them in place: an object and a key copy per flow cost a third of encoding a file.
+   */
+  columns(): FlowColumns {
+    const groupStart = new Uint32Array(this.count + 1)
+    for (let i = 0; i < this.pktCount; i++) groupStart[this.pktFlow[i] + 1]++
+    for (let id = 0; id < this.count; id++) groupStart[id + 1] += groupStart[id]
+    const groups = new Float64Array(this.pktCount)
+    const fill = groupStart.slice(0, this.count)
+    for (let i = 0; i < this.pktCount; i++) groups[fill[this.pktFlow[i]]++] = this.pktGroup[i]
+    return {
+      count: this.count, keys: this.keys, packets: this.packets, bytes: this.bytes, firstSec: this.firstSec,
+      firstNsec: this.firstNsec, lastSec: this.lastSec, lastNsec: this.lastNsec, groupStart, groups,
     }
-    return out
   }
 }
 

@@ -12,7 +12,7 @@
  *
  * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
  */
-import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, keyHead, type FlowInfo} from './flow-table.js'
+import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, type FlowColumns, type FlowInfo} from './flow-table.js'
 
 export const LAYOUT = 'v3'
 export const LAYOUT_VERSION = 3
@@ -88,35 +88,40 @@ class PostingCollector {
   }
 }
 
-/** Files the flow under every (field, value) it is found by. */
-function addPostings(key: Int32Array, flowId: number, to: PostingCollector): void {
-  const {kind, proto, flags, vlans, labels} = keyHead(key)
-  const word = (i: number): number => key[i] >>> 0
-  const half = (i: number, high: boolean): number => (high ? key[i] >>> 16 : key[i] & 0xffff)
-  to.add(FIELD.KIND, kind, flowId)
+/** Files flow `id` (its key at keys[id·20…]) under every (field, value) it is found by. */
+function addPostings(keys: Int32Array, id: number, to: PostingCollector): void {
+  const at = id * W.COUNT
+  const head = keys[at + W.HEAD]
+  const kind = head & 0xff
+  const flags = (head >>> 16) & 0xff
+  const word = (i: number): number => keys[at + i] >>> 0
+  const half = (i: number, high: boolean): number => (high ? keys[at + i] >>> 16 : keys[at + i] & 0xffff)
+  to.add(FIELD.KIND, kind, id)
   if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.ARP) {
-    to.add(FIELD.IP4_SRC, word(W.SRC), flowId)
-    to.add(FIELD.IP4_DST, word(W.DST), flowId)
+    to.add(FIELD.IP4_SRC, word(W.SRC), id)
+    to.add(FIELD.IP4_DST, word(W.DST), id)
   } else if (kind === FLOW_KIND.IPV6) {
-    const six = (at: number): string => hex(word(at), 8) + hex(word(at + 1), 8) + hex(word(at + 2), 8) + hex(word(at + 3), 8)
-    to.add(FIELD.IP6_SRC, six(W.SRC), flowId)
-    to.add(FIELD.IP6_DST, six(W.DST), flowId)
+    const six = (i: number): string => hex(word(i), 8) + hex(word(i + 1), 8) + hex(word(i + 2), 8) + hex(word(i + 3), 8)
+    to.add(FIELD.IP6_SRC, six(W.SRC), id)
+    to.add(FIELD.IP6_DST, six(W.DST), id)
   }
-  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) to.add(FIELD.PROTO, proto, flowId)
+  if (kind === FLOW_KIND.IPV4 || kind === FLOW_KIND.IPV6) to.add(FIELD.PROTO, (head >>> 8) & 0xff, id)
   if (flags & FLAG_PORTS) {
-    to.add(FIELD.PORT_SRC, half(W.PORTS, true), flowId)
-    to.add(FIELD.PORT_DST, half(W.PORTS, false), flowId)
+    to.add(FIELD.PORT_SRC, half(W.PORTS, true), id)
+    to.add(FIELD.PORT_DST, half(W.PORTS, false), id)
   }
-  to.add(FIELD.ETHERTYPE, half(W.ETHERTYPE, false), flowId)
+  to.add(FIELD.ETHERTYPE, half(W.ETHERTYPE, false), id)
   if (flags & FLAG_MACS) {
     // 48-bit MACs are exact in a double: high 16 bits × 2^32 + low 32 bits.
-    to.add(FIELD.MAC_SRC, half(W.MAC_HI, true) * 2 ** 32 + word(W.MAC_SRC_LO), flowId)
-    to.add(FIELD.MAC_DST, half(W.MAC_HI, false) * 2 ** 32 + word(W.MAC_DST_LO), flowId)
+    to.add(FIELD.MAC_SRC, half(W.MAC_HI, true) * 2 ** 32 + word(W.MAC_SRC_LO), id)
+    to.add(FIELD.MAC_DST, half(W.MAC_HI, false) * 2 ** 32 + word(W.MAC_DST_LO), id)
   }
-  for (let i = 0; i < vlans; i++) to.add(FIELD.VLAN, half(W.VLANS + (i >> 1), (i & 1) === 0), flowId)
-  if (flags & FLAG_VLAN_DEEP) to.add(FIELD.VLAN, DEEP, flowId)
-  for (let i = 0; i < labels; i++) to.add(FIELD.MPLS, word(W.MPLS + i), flowId)
-  if (flags & FLAG_MPLS_DEEP) to.add(FIELD.MPLS, DEEP, flowId)
+  const vlans = (head >>> 24) & 0xf
+  for (let i = 0; i < vlans; i++) to.add(FIELD.VLAN, half(W.VLANS + (i >> 1), (i & 1) === 0), id)
+  if (flags & FLAG_VLAN_DEEP) to.add(FIELD.VLAN, DEEP, id)
+  const labels = head >>> 28
+  for (let i = 0; i < labels; i++) to.add(FIELD.MPLS, word(W.MPLS + i), id)
+  if (flags & FLAG_MPLS_DEEP) to.add(FIELD.MPLS, DEEP, id)
 }
 
 /** Appends unsigned integers (up to 2^53) as LEB128 varints. */
@@ -214,26 +219,29 @@ const flowScratch = new VarintWriter()
  * Flow record: the key as a bitmap of its non-zero words then those words (most of the 20 are zero), packets,
  * bytes, first/last time, then the record groups delta-encoded.
  */
-function writeFlow(w: VarintWriter, f: FlowInfo): void {
+function writeFlow(w: VarintWriter, c: FlowColumns, id: number): void {
+  const at = id * W.COUNT
   let present = 0
-  for (let i = 0; i < W.COUNT; i++) if (f.key[i] !== 0) present |= 1 << i
+  for (let i = 0; i < W.COUNT; i++) if (c.keys[at + i] !== 0) present |= 1 << i
   w.uint(present)
-  for (let i = 0; i < W.COUNT; i++) if (f.key[i] !== 0) w.word(f.key[i])
-  w.uint(f.packets)
-  w.uint(f.bytes)
-  w.uint(f.firstSec + 1) // -1 (no timed record) becomes 0
-  w.uint(f.firstNsec)
-  w.uint(f.lastSec + 1)
-  w.uint(f.lastNsec)
-  w.uint(f.groups.length)
-  writeAscending(w, f.groups)
+  for (let i = 0; i < W.COUNT; i++) if (c.keys[at + i] !== 0) w.word(c.keys[at + i])
+  w.uint(c.packets[id])
+  w.uint(c.bytes[id])
+  w.uint(c.firstSec[id] + 1) // -1 (no timed record) becomes 0
+  w.uint(c.firstNsec[id])
+  w.uint(c.lastSec[id] + 1)
+  w.uint(c.lastNsec[id])
+  const from = c.groupStart[id]
+  const to = c.groupStart[id + 1]
+  w.uint(to - from)
+  writeAscending(w, c.groups, from, to)
 }
 
 /** Flows [from, to) as one value: each record preceded by its length, so a reader can skip to the one it wants. */
-function encodeFlowChunk(flows: FlowInfo[], from: number, to: number): Buffer {
+function encodeFlowChunk(c: FlowColumns, from: number, to: number): Buffer {
   const w = scratch.reset()
-  for (let i = from; i < to; i++) {
-    writeFlow(flowScratch.reset(), flows[i])
+  for (let id = from; id < to; id++) {
+    writeFlow(flowScratch.reset(), c, id)
     w.uint(flowScratch.length)
     w.append(flowScratch)
   }
@@ -270,10 +278,10 @@ function decodeFlow(value: Uint8Array): FlowInfo {
   return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, groups}
 }
 
-/** Appends ascending numbers (flow ids, record groups, group starts) as varint deltas. */
-function writeAscending(w: VarintWriter, values: ArrayLike<number>): void {
+/** Appends ascending numbers (flow ids, record groups, group starts), values[from, to), as varint deltas. */
+function writeAscending(w: VarintWriter, values: ArrayLike<number>, from = 0, to = values.length): void {
   let prev = 0
-  for (let i = 0; i < values.length; i++) {
+  for (let i = from; i < to; i++) {
     w.uint(values[i] - prev)
     prev = values[i]
   }
@@ -305,13 +313,13 @@ export interface EncodedFileIndex {
 }
 
 /** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
-export function encodeFileIndex(flows: FlowInfo[], groupStarts: ArrayLike<number>): EncodedFileIndex {
+export function encodeFileIndex(flows: FlowColumns, groupStarts: ArrayLike<number>): EncodedFileIndex {
   const postings = new PostingCollector()
-  flows.forEach((flow, flowId) => addPostings(flow.key, flowId, postings))
+  for (let id = 0; id < flows.count; id++) addPostings(flows.keys, id, postings)
   const flowChunks: Buffer[] = []
-  for (let at = 0; at < flows.length; at += FLOWS_PER_CHUNK) flowChunks.push(encodeFlowChunk(flows, at, Math.min(at + FLOWS_PER_CHUNK, flows.length)))
+  for (let at = 0; at < flows.count; at += FLOWS_PER_CHUNK) flowChunks.push(encodeFlowChunk(flows, at, Math.min(at + FLOWS_PER_CHUNK, flows.count)))
   return {
-    flowCount: flows.length,
+    flowCount: flows.count,
     flowChunks,
     postings: postings.entries(),
     groupStarts: encodeAscending(groupStarts),
