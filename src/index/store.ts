@@ -129,25 +129,25 @@ export class IndexStore {
   }
 
   /**
-   * Flow ids per file id for field values in [from, to] (one value when `to` is omitted), e.g. all addresses of a
-   * CIDR. Only live files are returned.
+   * The flow id lists (one per value, each ascending) per file id for field values in [from, to] (one value when
+   * `to` is omitted), e.g. all addresses of a CIDR. Only live files are returned.
    */
-  async lookup(field: string, from: string, to = from, live: Set<string>): Promise<Map<string, Set<number>>> {
-    const out = new Map<string, Set<number>>()
+  async lookup(field: string, from: string, to = from, live: Set<string>): Promise<Map<string, Float64Array[]>> {
+    const out = new Map<string, Float64Array[]>()
     const range = {gte: postingPrefix(field, from), lt: postingPrefix(field, to) + '\xff'}
     for await (const [key, value] of this.db.iterator(range)) {
       const fileId = key.slice(key.lastIndexOf('/') + 1)
       if (!live.has(fileId)) continue
-      let set = out.get(fileId)
-      if (!set) out.set(fileId, (set = new Set()))
-      for (const id of decodeAscending(value)) set.add(id)
+      const lists = out.get(fileId)
+      if (lists) lists.push(decodeAscending(value))
+      else out.set(fileId, [decodeAscending(value)])
     }
     return out
   }
 
   /** The flows with these ids (ascending). */
-  async flows(fileId: string, ids: number[]): Promise<FlowInfo[]> {
-    const chunks = [...new Set(ids.map((id) => Math.floor(id / FLOWS_PER_CHUNK)))]
+  async flows(fileId: string, ids: Float64Array): Promise<FlowInfo[]> {
+    const chunks = [...new Set(Array.from(ids, (id) => Math.floor(id / FLOWS_PER_CHUNK)))]
     const wanted = new Set(ids)
     const values = await this.db.getMany(chunks.map((c) => flowChunkKey(fileId, c)))
     return values.flatMap((v, i) => v === undefined ? [] : decodeFlowChunk(v, (place) => wanted.has(chunks[i] * FLOWS_PER_CHUNK + place)))

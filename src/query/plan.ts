@@ -6,9 +6,11 @@
 import type {Ast, Direction} from '../filter/ast.js'
 import type {IndexStore} from '../index/store.js'
 import {DEEP, FIELD, hex} from '../index/layout.js'
+import {intersectSorted, unionSorted} from './sorted-ids.js'
 
-/** Candidate flow ids per file id; ALL means every flow of every file. */
-export type Candidates = Map<string, Set<number>> | typeof ALL
+/** Candidate flow ids per file id, ascending without repeats (see sorted-ids.ts); ALL means every flow of every file. */
+export type FlowIds = Float64Array
+export type Candidates = Map<string, FlowIds> | typeof ALL
 export const ALL = 'all' as const
 
 export type Plan =
@@ -75,20 +77,22 @@ export async function candidates(plan: Plan, store: IndexStore, live: Set<string
   switch (plan.op) {
     case 'all':
       return ALL
-    case 'lookup':
-      return store.lookup(plan.field, plan.from, plan.to, live)
+    case 'lookup': {
+      const found = await store.lookup(plan.field, plan.from, plan.to, live)
+      return new Map([...found].map(([file, lists]) => [file, unionSorted(lists)]))
+    }
     case 'or': {
       const parts = await Promise.all(plan.args.map((p) => candidates(p, store, live)))
       if (parts.includes(ALL)) return ALL
-      const out = new Map<string, Set<number>>()
-      for (const part of parts as Map<string, Set<number>>[]) {
+      const byFile = new Map<string, FlowIds[]>()
+      for (const part of parts as Map<string, FlowIds>[]) {
         for (const [file, ids] of part) {
-          const set = out.get(file)
-          if (!set) out.set(file, new Set(ids))
-          else for (const id of ids) set.add(id)
+          const lists = byFile.get(file)
+          if (lists) lists.push(ids)
+          else byFile.set(file, [ids])
         }
       }
-      return out
+      return new Map([...byFile].map(([file, lists]) => [file, unionSorted(lists)]))
     }
     case 'and': {
       let acc: Candidates = ALL
@@ -102,12 +106,12 @@ export async function candidates(plan: Plan, store: IndexStore, live: Set<string
           acc = part
           continue
         }
-        const next = new Map<string, Set<number>>()
+        const next = new Map<string, FlowIds>()
         for (const [file, ids] of part) {
-          const other: Set<number> | undefined = acc.get(file)
+          const other = acc.get(file)
           if (!other) continue
-          const both = new Set([...ids].filter((id) => other.has(id)))
-          if (both.size > 0) next.set(file, both)
+          const both = intersectSorted(ids, other)
+          if (both.length > 0) next.set(file, both)
         }
         acc = next
         if (acc.size === 0) break
@@ -130,8 +134,8 @@ function breadth(plan: Plan): number {
   return plan.op === 'all' ? BROAD : NARROW
 }
 
-function candidateCount(c: Map<string, Set<number>>): number {
+function candidateCount(c: Map<string, FlowIds>): number {
   let n = 0
-  for (const ids of c.values()) n += ids.size
+  for (const ids of c.values()) n += ids.length
   return n
 }

@@ -11,6 +11,7 @@ import {describeError} from '../pcap/errors.js'
 import {ALL, candidates, planFor} from './plan.js'
 import {MatchStream, type PacketPredicate, type StreamSource} from './match-stream.js'
 import {TimeWindow, windowOf} from './time-window.js'
+import {unionSorted} from './sorted-ids.js'
 
 export interface QuerySource extends StreamSource {
   /** Earliest timestamp among the records to visit: files are opened when the merge reaches it. */
@@ -75,11 +76,11 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       else {
         const ids = found.get(f.id)
         if (!ids) continue
-        flows = await store.flows(f.id, [...ids].sort((a, b) => a - b))
+        flows = await store.flows(f.id, ids)
       }
       flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
       if (flows.length === 0) continue
-      const groups = sortedGroups(flows)
+      const groups = unionSorted(flows.map((fl) => fl.groups))
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       sources.push({
@@ -92,20 +93,6 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
   } finally {
     await store.close().catch(() => {})
   }
-}
-
-/** The record groups of the flows, ascending, each once (a typed-array sort: candidate sets can be millions). */
-function sortedGroups(flows: FlowInfo[]): Float64Array {
-  const all = new Float64Array(flows.reduce((n, fl) => n + fl.groups.length, 0))
-  let at = 0
-  for (const fl of flows) {
-    all.set(fl.groups, at)
-    at += fl.groups.length
-  }
-  all.sort()
-  let n = 0
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[n++] = all[i]
-  return all.subarray(0, n)
 }
 
 async function planScan(inputs: string[]): Promise<QueryPlanResult> {
