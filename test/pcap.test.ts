@@ -10,6 +10,7 @@ import {CaptureReader, type PacketRecord} from '../src/pcap/reader.js'
 import {bufferSource} from '../src/pcap/source.js'
 import {AtomicFileSink, PcapWriter, PcapngWriter} from '../src/pcap/writer.js'
 import {CaptureError} from '../src/pcap/errors.js'
+import {StatsAccumulator} from '../src/dataset/file-stats.js'
 
 interface Rec {ts: string; orig: number; link: number; data: string; hasTs: boolean}
 
@@ -191,6 +192,38 @@ test('damaged inputs give clear errors and keep what came before', async () => {
   shb.writeUInt32LE(28, 24)
   const overrun = Buffer.concat([shb, Buffer.from([1, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0])])
   await assert.rejects(readBuffer(overrun, 'overrun.pcapng'), /overrun\.pcapng: pcapng block length 2147483647 is invalid at byte offset 28/)
+})
+
+test('the bulk statistics scan agrees with record-by-record accumulation across buffers and odd records', async () => {
+  // ~3 MiB of records of varied sizes (so records straddle the 1 MiB buffer), with the records the bulk scan must
+  // leave to the general parser: over the snaplen, a fraction of 1.5 s, and a record cut short at the end.
+  const parts = [pcapHeader(1, 1500)]
+  let sec = 1000
+  for (let i = 0; i < 6000; i++) {
+    if (i === 2500) parts.push(pcapRecord(sec - 10, 5, Buffer.alloc(80, 1))) // out of order
+    else if (i === 3000) parts.push(pcapRecord(sec, i, Buffer.alloc(1600, 2))) // over the snaplen
+    else if (i === 4000) parts.push(pcapRecord(sec, 1_500_000, Buffer.alloc(60, 3))) // fraction ≥ 1 s
+    else parts.push(pcapRecord(sec, i % 1_000_000, Buffer.alloc(40 + (i * 37) % 1400, 4), 2000))
+    sec += i % 3 === 0 ? 1 : 0
+  }
+  parts.push(pcapRecord(sec, 0, Buffer.alloc(100, 5)).subarray(0, 50))
+  const data = Buffer.concat(parts)
+  const totals = async (bulk: boolean): Promise<[StatsAccumulator, CaptureReader]> => {
+    const acc = new StatsAccumulator()
+    const reader = await CaptureReader.fromSource((await bufferSource(data)).source, 'bulk.pcap')
+    if (bulk) await reader.summarize(acc)
+    else await reader.forEach((r) => acc.add(r))
+    return [acc, reader]
+  }
+  const [bulk, bulkReader] = await totals(true)
+  const [each, eachReader] = await totals(false)
+  assert.deepEqual({...bulk, linkTypes: [...bulk.linkTypes]}, {...each, linkTypes: [...each.linkTypes]})
+  assert.equal(bulk.packets, 6000)
+  assert.equal(bulk.outOfOrder, 2) // the early record, and the one after the 1.5 s fraction carried into the seconds
+  assert.equal(bulk.maxPacketSize, 1600)
+  assert.deepEqual([bulk.minSec, bulk.minNsec], [1000, 0])
+  assert.deepEqual([bulkReader.overSnaplen, bulkReader.truncated], [eachReader.overSnaplen, eachReader.truncated])
+  assert.deepEqual([bulkReader.overSnaplen, bulkReader.truncated], [1, 1])
 })
 
 test('a corrupt gzip stream is reported, not fatal', {skip: !HAVE_SHARED}, async () => {
