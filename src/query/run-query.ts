@@ -37,18 +37,17 @@ function isNanosecond(state: ReaderState): boolean {
 
 /** Indexed files that changed or vanished since they were mapped, each with a message naming it. */
 async function staleFiles(files: IndexedFile[]): Promise<{path: string; message: string; exists: boolean}[]> {
-  const stale = []
-  for (const f of files) {
+  // All at once: one stat at a time left a query waiting on the thread pool once per file.
+  const checks = await Promise.all(files.map(async (f) => {
     try {
       const st = await stat(f.path)
-      if (st.size !== f.file_size || Math.floor(st.mtimeMs) !== Date.parse(f.mtime)) {
-        stale.push({path: f.path, message: `${f.path}: changed since it was mapped`, exists: true})
-      }
+      if (st.size === f.file_size && Math.floor(st.mtimeMs) === Date.parse(f.mtime)) return null
+      return {path: f.path, message: `${f.path}: changed since it was mapped`, exists: true}
     } catch {
-      stale.push({path: f.path, message: `${f.path}: no longer exists`, exists: false})
+      return {path: f.path, message: `${f.path}: no longer exists`, exists: false}
     }
-  }
-  return stale
+  }))
+  return checks.filter((c) => c !== null)
 }
 
 /** Finds the records to visit: from the index (candidate flows → record groups), or every record of every file (scan). */
@@ -69,27 +68,28 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
     const all = windowOf(ast).and(window)
     const live = files.filter((f) => all.overlaps(f.first ? parseEpoch(f.first) : null, f.last ? parseEpoch(f.last) : null) || f.first === null)
     const found = await candidates(planFor(ast), store, new Set(live.map((f) => f.id)))
-    const sources: QuerySource[] = []
-    for (const f of live) {
+    // The files' lookups run together: LevelDB answers on its thread pool, and one file at a time kept the query
+    // waiting on each round trip in turn.
+    const planned = await Promise.all(live.map(async (f): Promise<QuerySource | null> => {
       let flows: FlowInfo[]
       if (found === ALL) flows = await store.allFlows(f.id)
       else {
         const ids = found.get(f.id)
-        if (!ids) continue
+        if (!ids) return null
         flows = await store.flows(f.id, ids)
       }
       flows = flows.filter((fl) => fl.firstSec < 0 || all.overlaps([fl.firstSec, fl.firstNsec], [fl.lastSec, fl.lastNsec]))
-      if (flows.length === 0) continue
+      if (flows.length === 0) return null
       const groups = unionSorted(flows.map((fl) => fl.groups))
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
-      sources.push({
+      return {
         path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: await store.groupStarts(f.id),
         startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
-      })
-    }
-    return {sources}
+      }
+    }))
+    return {sources: planned.filter((p) => p !== null)}
   } finally {
     await store.close().catch(() => {})
   }
