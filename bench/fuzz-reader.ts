@@ -2,9 +2,9 @@
  * Seeded mutation fuzzer for CaptureReader. Each case takes a real capture (shared captures, the tcpdump corpus,
  * testdata/), applies 1-3 mutations that aim at the parser's decisions (bit flips, cuts, length fields patched to
  * edge values, blocks duplicated, dropped, swapped or spliced in from another file, gzip wrappers that are cut) and
- * reads the result. Reading may fail only with a CaptureError or a zlib error that describeError names; anything
- * else (TypeError, RangeError, a record view outside its buffer, a worker that dies) is a crash, and a case that
- * runs past the timeout is a hang. Cases run on worker threads so that even a synchronous endless loop is caught.
+ * reads the result, record by record and again through map's statistics scan (the two must agree). Reading may
+ * fail only with a CaptureError or a zlib error that describeError names; anything else (TypeError, RangeError, a
+ * record view outside its buffer, a worker that dies) is a crash, and a case that runs past the timeout is a hang. Cases run on worker threads so that even a synchronous endless loop is caught.
  *
  * Case i of seed s is a pure function of (s, i, the seed files), so any failure replays alone:
  *   node --import tsx bench/fuzz-reader.ts [--cases 10000] [--seed 1] [--timeout-ms 5000] [--workers 2]
@@ -20,6 +20,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {CaptureReader, MAX_RECORD, type PacketRecord} from '../src/pcap/reader.js'
 import {bufferSource} from '../src/pcap/source.js'
 import {CaptureError} from '../src/pcap/errors.js'
+import {StatsAccumulator} from '../src/dataset/file-stats.js'
 import {Prng} from './prng.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -422,7 +423,24 @@ export function classify(e: unknown): {kind: string; expected: boolean} {
   return {kind: (e as Error)?.name ?? typeof e, expected: false}
 }
 
+/**
+ * Reads the case record by record (checking every record view), then again through the statistics scan map uses
+ * (CaptureReader.summarize): both must end the same way after the same number of records.
+ */
 export async function runCase(c: FuzzCase, tmp: string): Promise<CaseOutcome> {
+  const each = await readCase(c, tmp, false)
+  if (each.kind === 'crash') return each
+  const bulk = await readCase(c, tmp, true)
+  if (bulk.kind === 'crash') return bulk
+  if (bulk.kind !== each.kind || bulk.records !== each.records) {
+    return {kind: 'crash', records: each.records, message: `summarize disagrees with forEach: ${bulk.kind} after ${bulk.records} records, ` +
+      `forEach ${each.kind} after ${each.records}`}
+  }
+  return each
+}
+
+async function readCase(c: FuzzCase, tmp: string, bulk: boolean): Promise<CaseOutcome> {
+  const acc = new StatsAccumulator()
   let records = 0
   let reader: CaptureReader | null = null
   let path: string | null = null
@@ -435,17 +453,22 @@ export async function runCase(c: FuzzCase, tmp: string): Promise<CaseOutcome> {
       const {source, gzip} = await bufferSource(c.bytes)
       reader = await CaptureReader.fromSource(source, `case-${c.index}`, gzip)
     }
-    await reader.forEach((rec) => {
-      checkRecord(rec)
-      records++
-    })
-    return {kind: 'clean', records}
+    if (bulk) {
+      await reader.summarize(acc)
+    } else {
+      await reader.forEach((rec) => {
+        checkRecord(rec)
+        records++
+      })
+    }
+    return {kind: 'clean', records: bulk ? acc.packets : records}
   } catch (e) {
     const {kind, expected} = classify(e)
     const err = e as Error
+    const read = bulk ? acc.packets : records
     return expected
-      ? {kind, records, message: err.message}
-      : {kind: 'crash', records, message: `${kind}: ${err?.message ?? String(e)}`, stack: err?.stack}
+      ? {kind, records: read, message: err.message}
+      : {kind: 'crash', records: read, message: `${kind}: ${err?.message ?? String(e)}`, stack: err?.stack}
   } finally {
     await reader?.close().catch(() => {})
     if (path) rmSync(path, {force: true})
