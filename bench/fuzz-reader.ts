@@ -4,7 +4,8 @@
  * edge values, blocks duplicated, dropped, swapped or spliced in from another file, gzip wrappers that are cut) and
  * reads the result, record by record and again through map's statistics scan (the two must agree). Reading may
  * fail only with a CaptureError or a zlib error that describeError names; anything else (TypeError, RangeError, a
- * record view outside its buffer, a worker that dies) is a crash, and a case that runs past the timeout is a hang. Cases run on worker threads so that even a synchronous endless loop is caught.
+ * record view outside its buffer, a worker that dies) is a crash, and a case that runs past the timeout is a hang.
+ * Cases run on worker threads so that even a synchronous endless loop is caught.
  *
  * Case i of seed s is a pure function of (s, i, the seed files), so any failure replays alone:
  *   node --import tsx bench/fuzz-reader.ts [--cases 10000] [--seed 1] [--timeout-ms 5000] [--workers 2]
