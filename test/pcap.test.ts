@@ -2,15 +2,17 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {gzipSync} from 'node:zlib'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import {HAVE_SHARED, SHARED, capturesIn, tempDir} from './helpers.js'
 import {CaptureReader, type PacketRecord} from '../src/pcap/reader.js'
 import {bufferSource} from '../src/pcap/source.js'
 import {AtomicFileSink, PcapWriter, PcapngWriter} from '../src/pcap/writer.js'
 import {CaptureError} from '../src/pcap/errors.js'
 import {StatsAccumulator} from '../src/dataset/file-stats.js'
+import {mapCapture} from '../src/dataset/map-file.js'
+import {splitInput} from '../src/split/splitter.js'
 
 interface Rec {ts: string; orig: number; link: number; data: string; hasTs: boolean}
 
@@ -224,6 +226,23 @@ test('the bulk statistics scan agrees with record-by-record accumulation across 
   assert.deepEqual([bulk.minSec, bulk.minNsec], [1000, 0])
   assert.deepEqual([bulkReader.overSnaplen, bulkReader.truncated], [eachReader.overSnaplen, eachReader.truncated])
   assert.deepEqual([bulkReader.overSnaplen, bulkReader.truncated], [1, 1])
+})
+
+test('progress adds up to the file size, compressed bytes for gzip (map and filter)', {skip: !HAVE_SHARED}, async (t) => {
+  // More than one 1 MiB buffer of compressed bytes, so progress comes in several steps.
+  const gz = join(SHARED, 'mercury__4SICS-GeekLounge-151020.pcap.gz')
+  const plain = join(tempDir(t), 'plain.pcap')
+  writeFileSync(plain, gunzipSync(readFileSync(gz)))
+  for (const path of [gz, plain]) {
+    const steps: number[] = []
+    await mapCapture({path, index: false}, (bytes) => steps.push(bytes))
+    assert.equal(steps.reduce((a, b) => a + b, 0), statSync(path).size, `map progress of ${path}`)
+    assert.ok(steps.length > 2 && steps.every((b) => b >= 0), `map progress of ${path} comes in steps`)
+    let filtered = 0
+    const options = {outDir: tempDir(t), rules: [{name: 'tcp', expression: 'tcp'}], gzip: false, decap: null, dedupWindowNs: null, fsync: false}
+    await splitInput({path, tarball: false, baseName: 'x', options}, (bytes) => (filtered += bytes))
+    assert.equal(filtered, statSync(path).size, `filter progress of ${path}`)
+  }
 })
 
 test('a corrupt gzip stream is reported, not fatal', {skip: !HAVE_SHARED}, async () => {

@@ -24,6 +24,9 @@ export async function openCapture(name: string): Promise<CaptureReader> {
   // Closing the reader also ends the walk of the tarball, which releases the file.
   const closing: ByteSource = {
     read: (buf, offset, length) => source.read(buf, offset, length),
+    get consumed() {
+      return source.consumed
+    },
     close: async () => {
       await source.close()
       await members.return(undefined)

@@ -40,13 +40,8 @@ export async function mapReader(path: string, reader: CaptureReader, index: bool
   // The decoder and flow table are loaded only when indexing: plain mapping starts each worker faster.
   const indexer = index ? new (await import('./flow-indexer.js')).FlowIndexer() : null
   let error: string | null = null
-  let reported = 0
-  // Progress per buffer (MiB), not per record: the per-record path stays a bare accumulate. Offsets of gzip files
-  // count uncompressed bytes: their progress is taken at the end instead.
-  const progress = onProgress && !reader.gzip ? (): void => {
-    onProgress(reader.position - reported)
-    reported = reader.position
-  } : undefined
+  // Progress per buffer (MiB), not per record: the per-record path stays a bare accumulate.
+  const progress = onProgress ? reader.progressHook(onProgress) : undefined
   try {
     if (indexer) {
       await reader.forEach((rec) => {

@@ -241,6 +241,19 @@ export class CaptureReader {
   }
 
   /**
+   * A beforeRefill hook for progress: reports the input bytes (compressed ones for gzip, so that they add up to the
+   * file's size) taken since it last ran. Run it once more at the end for the rest.
+   */
+  progressHook(onBytes: (bytes: number) => void): () => void {
+    let reported = 0
+    return () => {
+      const at = this.source.consumed
+      onBytes(at - reported)
+      reported = at
+    }
+  }
+
+  /**
    * Calls `onRecord` for every record with the reused `rec`, in file order. Damage that stops the file
    * throws a CaptureError naming the file and byte offset, after the records before it were delivered.
    * `beforeRefill` runs before the buffer is refilled: until then every record delivered since the last refill is

@@ -7,6 +7,8 @@ import {Readable} from 'node:stream'
 export interface ByteSource {
   /** Reads up to `length` bytes into `buf` at `offset`; 0 means end of data. */
   read(buf: Buffer, offset: number, length: number): Promise<number>
+  /** Bytes taken from the underlying input so far: the compressed bytes of a gzip file (for progress). */
+  readonly consumed: number
   close(): Promise<void>
 }
 
@@ -24,6 +26,10 @@ export class FileSource implements ByteSource {
     return bytesRead
   }
 
+  get consumed(): number {
+    return this.position
+  }
+
   close(): Promise<void> {
     return this.fh.close()
   }
@@ -33,9 +39,15 @@ export class FileSource implements ByteSource {
 export class StreamSource implements ByteSource {
   private readonly iter: AsyncIterator<Buffer>
   private pending: Buffer | null = null
+  private delivered = 0
 
-  constructor(private readonly stream: Readable) {
+  /** `inputBytes`: what the stream has taken from its input (a gunzip's file); else the bytes handed out count. */
+  constructor(private readonly stream: Readable, private readonly inputBytes?: () => number) {
     this.iter = stream[Symbol.asyncIterator]()
+  }
+
+  get consumed(): number {
+    return this.inputBytes ? this.inputBytes() : this.delivered
   }
 
   async read(buf: Buffer, offset: number, length: number): Promise<number> {
@@ -53,6 +65,7 @@ export class StreamSource implements ByteSource {
       done += n
       this.pending = n === this.pending.length ? null : this.pending.subarray(n)
     }
+    this.delivered += done
     return done
   }
 
@@ -74,7 +87,7 @@ export async function openSource(path: string): Promise<{source: ByteSource; gzi
     const gunzip = createGunzip({chunkSize: 1 << 20})
     const raw = createReadStream(path, {highWaterMark: 1 << 20})
     raw.on('error', (e) => gunzip.destroy(e))
-    return {source: new StreamSource(raw.pipe(gunzip)), gzip: true}
+    return {source: new StreamSource(raw.pipe(gunzip), () => raw.bytesRead), gzip: true}
   }
   return {source: new FileSource(fh), gzip: false}
 }

@@ -8,7 +8,7 @@ import {MASK_BITS, compileMask, type PacketMask} from '../filter/compile.js'
 
 export interface RuleSource {
   name: string
-  /** The rule as one expression of our filter language ('' matches every packet). */
+  /** The rule as one expression of our filter language. */
   expression: string
 }
 

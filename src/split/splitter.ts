@@ -154,7 +154,6 @@ async function splitReader(
   // Per-rule figures in typed arrays while reading (added to the report at the end): no object per match.
   const rulePackets = new Float64Array(rules.names.length)
   const ruleBytes = new Float64Array(rules.names.length)
-  let reported = 0
   const onRecord = (rec: PacketRecord): void => {
     counts.packets++
     counts.bytes += rec.caplen
@@ -187,12 +186,10 @@ async function splitReader(
   }
   // Between buffers: pending runs are written before the reader moves its bytes, and progress is reported (per
   // MiB, not per record).
+  const progress = onProgress ? reader.progressHook(onProgress) : undefined
   const atRefill = (): void => {
     runs?.writeAll()
-    if (onProgress) {
-      onProgress(reader.position - reported)
-      reported = reader.position
-    }
+    progress?.()
   }
   try {
     await reader.forEach(onRecord, runs || onProgress ? atRefill : undefined)
@@ -213,7 +210,7 @@ async function splitReader(
     outputs.abort()
     throw e
   }
-  onProgress?.(reader.position - reported)
+  progress?.()
   if (dedup) counts.duplicates += dedup.duplicates
   for (const {rule, path} of outputs.written) {
     counts.outputs.push(path)
