@@ -12,6 +12,7 @@ import {ALL, candidates, planFor} from './plan.js'
 import {MatchStream, type PacketPredicate, type StreamSource} from './match-stream.js'
 import {TimeWindow, windowOf} from './time-window.js'
 import {unionSorted} from './sorted-ids.js'
+import {TimeOrderHeap} from '../pcap/time-order-heap.js'
 
 export interface QuerySource extends StreamSource {
   /** Earliest timestamp among the records to visit: files are opened when the merge reaches it. */
@@ -129,60 +130,37 @@ export async function runQuery(
   onRecord: (stream: MatchStream) => boolean | Promise<boolean>,
 ): Promise<void> {
   const order = sources.map((s, i) => ({s, i})).sort((a, b) => a.s.startSec - b.s.startSec || a.s.startNsec - b.s.startNsec || a.i - b.i)
-  const heap: MatchStream[] = []
+  // Streams by their source number (its place in `sources`: the tie-break), keyed by their current record's time.
+  const streams: (MatchStream | null)[] = sources.map(() => null)
+  const heap = new TimeOrderHeap(sources.length)
   const fields = new Fields()
-  const before = (a: MatchStream, b: MatchStream): boolean =>
-    a.rec.tsSec < b.rec.tsSec || (a.rec.tsSec === b.rec.tsSec && (a.rec.tsNsec < b.rec.tsNsec || (a.rec.tsNsec === b.rec.tsNsec && a.order < b.order)))
-  const push = (m: MatchStream): void => {
-    let i = heap.push(m) - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!before(heap[i], heap[p])) break
-      ;[heap[i], heap[p]] = [heap[p], heap[i]]
-      i = p
-    }
-  }
-  const popTop = (): void => {
-    const last = heap.pop()!
-    if (heap.length === 0) return
-    heap[0] = last
-    for (let i = 0; ;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < heap.length && before(heap[l], heap[m])) m = l
-      if (r < heap.length && before(heap[r], heap[m])) m = r
-      if (m === i) break
-      ;[heap[i], heap[m]] = [heap[m], heap[i]]
-      i = m
-    }
-  }
+  const push = (m: MatchStream): void => heap.push(m.order, m.rec.tsSec, m.rec.tsNsec)
   let opened = 0
   const open = async (): Promise<void> => {
     const {s, i} = order[opened++]
     const stream = await MatchStream.open(i, s, matches, window, fields)
+    streams[i] = stream
     if (await stream.next()) push(stream)
-    else await stream.close()
+    else {
+      streams[i] = null
+      await stream.close()
+    }
   }
   try {
     for (;;) {
       // Open every file whose first candidate is not later than the earliest pending record.
-      while (opened < order.length && (heap.length === 0 || order[opened].s.startSec < heap[0].rec.tsSec ||
-        (order[opened].s.startSec === heap[0].rec.tsSec && order[opened].s.startNsec <= heap[0].rec.tsNsec))) await open()
+      while (opened < order.length && heap.isBeforeTop(order[opened].s.startSec, order[opened].s.startNsec)) await open()
       if (heap.length === 0) return
-      const top = heap[0]
+      const top = streams[heap.pop()]!
       const go = onRecord(top)
       if ((typeof go === 'boolean' ? go : await go) === false) return
-      if (await top.next()) {
-        // Re-sift the advanced stream: pop and push keeps the heap code in one place.
-        popTop()
-        push(top)
-      } else {
-        popTop()
+      if (await top.next()) push(top)
+      else {
+        streams[top.order] = null
         await top.close()
       }
     }
   } finally {
-    await Promise.all(heap.map((m) => m.close()))
+    await Promise.all(streams.map((m) => m?.close()))
   }
 }

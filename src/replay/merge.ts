@@ -10,6 +10,7 @@
 import {GOT, NEED, type CaptureReader, type PacketRecord} from '../pcap/reader.js'
 import {describeError} from '../pcap/errors.js'
 import {openCapture} from '../archive/member-reader.js'
+import {TimeOrderHeap} from '../pcap/time-order-heap.js'
 
 
 export interface MergeInput {
@@ -37,14 +38,12 @@ export class CaptureMerge {
   readonly problems: string[] = []
 
   private readonly readers: (CaptureReader | null)[]
-  /** Per file: the head record's key, the latest time taken from it so far, whether the head is out of order. */
-  private readonly keySec: Float64Array
-  private readonly keyNsec: Float64Array
+  /** Per file: the latest time taken from it so far, whether the head record is out of order. */
   private readonly latestSec: Float64Array
   private readonly latestNsec: Float64Array
   private readonly headLate: Uint8Array
-  private readonly heap: Int32Array
-  private size = 0
+  /** Files by their head record's key. */
+  private readonly heap: TimeOrderHeap
   /** The file popped last, advanced on the next call (its record must stay valid until then). */
   private current = -1
   private nextToOpen = 0
@@ -54,12 +53,10 @@ export class CaptureMerge {
   constructor(private readonly inputs: MergeInput[]) {
     const n = inputs.length
     this.readers = new Array<CaptureReader | null>(n).fill(null)
-    this.keySec = new Float64Array(n)
-    this.keyNsec = new Float64Array(n)
     this.latestSec = new Float64Array(n).fill(-Infinity)
     this.latestNsec = new Float64Array(n)
     this.headLate = new Uint8Array(n)
-    this.heap = new Int32Array(n)
+    this.heap = new TimeOrderHeap(n)
   }
 
   /**
@@ -111,10 +108,8 @@ export class CaptureMerge {
   /** Whether the next unopened file starts at or before the earliest head (or nothing is open). */
   private openDue(): boolean {
     if (this.nextToOpen >= this.inputs.length) return false
-    if (this.size === 0) return true
-    const top = this.heap[0]
     const next = this.inputs[this.nextToOpen]
-    return next.startSec < this.keySec[top] || (next.startSec === this.keySec[top] && next.startNsec <= this.keyNsec[top])
+    return this.heap.isBeforeTop(next.startSec, next.startNsec)
   }
 
   private async openThenPop(): Promise<boolean> {
@@ -136,17 +131,12 @@ export class CaptureMerge {
   }
 
   private pop(): boolean {
-    if (this.size === 0) return false
-    const i = this.heap[0]
-    this.size--
-    if (this.size > 0) {
-      this.heap[0] = this.heap[this.size]
-      this.siftDown(0)
-    }
+    const i = this.heap.pop()
+    if (i < 0) return false
     this.current = i
     this.rec = this.readers[i]!.rec
-    this.tsSec = this.keySec[i]
-    this.tsNsec = this.keyNsec[i]
+    this.tsSec = this.heap.secOf(i)
+    this.tsNsec = this.heap.nsecOf(i)
     this.outOfOrder = this.headLate[i] === 1
     return true
   }
@@ -161,45 +151,8 @@ export class CaptureMerge {
       this.latestSec[i] = sec
       this.latestNsec[i] = nsec
     }
-    this.keySec[i] = sec
-    this.keyNsec[i] = nsec
     this.headLate[i] = late ? 1 : 0
-    this.heap[this.size] = i
-    this.siftUp(this.size++)
-  }
-
-  /** Ties go to the file listed first, so equal timestamps keep a stable, documented order. */
-  private earlier(a: number, b: number): boolean {
-    const ks = this.keySec
-    if (ks[a] !== ks[b]) return ks[a] < ks[b]
-    const kn = this.keyNsec
-    return kn[a] !== kn[b] ? kn[a] < kn[b] : a < b
-  }
-
-  private siftUp(pos: number): void {
-    const h = this.heap
-    const item = h[pos]
-    while (pos > 0) {
-      const parent = (pos - 1) >> 1
-      if (!this.earlier(item, h[parent])) break
-      h[pos] = h[parent]
-      pos = parent
-    }
-    h[pos] = item
-  }
-
-  private siftDown(pos: number): void {
-    const h = this.heap
-    const item = h[pos]
-    for (;;) {
-      let child = 2 * pos + 1
-      if (child >= this.size) break
-      if (child + 1 < this.size && this.earlier(h[child + 1], h[child])) child++
-      if (!this.earlier(h[child], item)) break
-      h[pos] = h[child]
-      pos = child
-    }
-    h[pos] = item
+    this.heap.push(i, sec, nsec)
   }
 
   /** Closing a file only read cannot lose anything, so a failure to close is not worth an unhandled rejection. */
