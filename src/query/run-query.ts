@@ -51,23 +51,68 @@ async function staleFiles(files: IndexedFile[]): Promise<{path: string; message:
   return checks.filter((c) => c !== null)
 }
 
-/** Finds the records to visit: from the index (candidate flows → record groups), or every record of every file (scan). */
+/** Finds the records a query visits; one planner serves many queries (extract: one per event). */
+export interface QueryPlanner {
+  plan(ast: Ast, window: TimeWindow): Promise<QueryPlanResult>
+  close(): Promise<void>
+}
+
+/** From the index (candidate flows → record groups), or every record of every file (scan). */
+export async function openPlanner(opts: {db?: string; scanInputs?: string[]; remap?: boolean}): Promise<QueryPlanner> {
+  if (opts.scanInputs) {
+    const scan = await planScan(opts.scanInputs)
+    return {plan: async () => scan, close: async () => {}}
+  }
+  return IndexPlanner.open(opts.db!, opts.remap ?? false)
+}
+
+/** Plans one query. */
 export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string; scanInputs?: string[]; remap?: boolean}): Promise<QueryPlanResult> {
-  if (opts.scanInputs) return planScan(opts.scanInputs)
-  let store = await IndexStore.open(opts.db!, false)
+  const planner = await openPlanner(opts)
   try {
-    let files = [...(await store.files()).values()]
-    const stale = await staleFiles(files)
-    if (stale.length > 0) {
-      // Never answer from a changed file's old index: its offsets would hand out wrong packets.
-      if (!opts.remap) throw new Error(`${stale.map((s) => s.message).join('\n')}\nrun \`pcapkit map\` again, or query with --remap`)
-      await store.close()
-      await mapDataset({inputs: stale.filter((s) => s.exists).map((s) => s.path), indexDir: opts.db})
-      store = await IndexStore.open(opts.db!, false)
-      files = [...(await store.files()).values()]
+    return await planner.plan(ast, window)
+  } finally {
+    await planner.close()
+  }
+}
+
+/** Group offsets of this many files are kept between queries of one planner (~1.5 MB per 1 GB of capture). */
+const GROUP_STARTS_KEPT = 64
+
+/**
+ * Answers queries from an open index. Its files are listed and checked against the disk once; the group offsets of
+ * recently used files are kept, since decoding them is most of a narrow query's planning (extract plans one query
+ * per event, mostly over the same files).
+ */
+class IndexPlanner implements QueryPlanner {
+  private readonly groupStarts = new Map<string, Promise<Float64Array>>()
+
+  private constructor(private readonly store: IndexStore, private readonly files: IndexedFile[]) {}
+
+  static async open(db: string, remap: boolean): Promise<IndexPlanner> {
+    let store = await IndexStore.open(db, false)
+    try {
+      let files = [...(await store.files()).values()]
+      const stale = await staleFiles(files)
+      if (stale.length > 0) {
+        // Never answer from a changed file's old index: its offsets would hand out wrong packets.
+        if (!remap) throw new Error(`${stale.map((s) => s.message).join('\n')}\nrun \`pcapkit map\` again, or query with --remap`)
+        await store.close()
+        await mapDataset({inputs: stale.filter((s) => s.exists).map((s) => s.path), indexDir: db})
+        store = await IndexStore.open(db, false)
+        files = [...(await store.files()).values()]
+      }
+      return new IndexPlanner(store, files)
+    } catch (e) {
+      await store.close().catch(() => {})
+      throw e
     }
+  }
+
+  async plan(ast: Ast, window: TimeWindow): Promise<QueryPlanResult> {
+    const store = this.store
     const all = windowOf(ast).and(window)
-    const live = files.filter((f) => all.overlaps(f.first ? parseEpoch(f.first) : null, f.last ? parseEpoch(f.last) : null) || f.first === null)
+    const live = this.files.filter((f) => all.overlaps(f.first ? parseEpoch(f.first) : null, f.last ? parseEpoch(f.last) : null) || f.first === null)
     const found = await candidates(planFor(ast), store, new Set(live.map((f) => f.id)))
     // The files' lookups run together: LevelDB answers on its thread pool, and one file at a time kept the query
     // waiting on each round trip in turn.
@@ -85,14 +130,26 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       return {
-        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: await store.groupStarts(f.id),
+        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: await this.groupStartsOf(f.id),
         startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
       }
     }))
     return {sources: planned.filter((p) => p !== null)}
-  } finally {
-    await store.close().catch(() => {})
+  }
+
+  close(): Promise<void> {
+    return this.store.close()
+  }
+
+  /** A file's group offsets, from the kept ones when recently used (the Map's order is the order of use). */
+  private groupStartsOf(fileId: string): Promise<Float64Array> {
+    let starts = this.groupStarts.get(fileId)
+    if (starts) this.groupStarts.delete(fileId)
+    else starts = this.store.groupStarts(fileId)
+    this.groupStarts.set(fileId, starts)
+    if (this.groupStarts.size > GROUP_STARTS_KEPT) this.groupStarts.delete(this.groupStarts.keys().next().value!)
+    return starts
   }
 }
 

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {parseFilter} from '../filter/parser.js'
 import {compileFilter} from '../filter/compile.js'
 import {captureChoiceFor, openOutput} from '../query/output.js'
-import {planQuery, runQuery} from '../query/run-query.js'
+import {openPlanner, runQuery} from '../query/run-query.js'
 import {flowExpression, flowWindow, outputName, readEveFile} from './eve.js'
 
 export interface ExtractOptions {
@@ -44,35 +44,42 @@ export async function extractEvents(opts: ExtractOptions, onEvent?: (e: Extracte
   mkdirSync(opts.outDir, {recursive: true})
   const report: ExtractReport = {events: events.length, skippedLines: skipped, sameName: 0, extracted: []}
   const written = new Set<string>()
-  for (const event of events) {
-    const name = outputName(opts.fileFormat, event.fields)
-    if (written.has(name)) {
-      report.sameName++
-      continue
+  // One planner for all events: the index is opened and its files checked once, not once per event.
+  const planner = await openPlanner({db: opts.db, scanInputs: opts.scanInputs})
+  try {
+    for (const event of events) {
+      const name = outputName(opts.fileFormat, event.fields)
+      if (written.has(name)) {
+        report.sameName++
+        continue
+      }
+      written.add(name)
+      const expression = flowExpression(event)
+      const ast = parseFilter(expression)
+      const window = flowWindow(event, opts.beforeNs, opts.afterNs)
+      const plan = await planner.plan(ast, window)
+      // The name has no separators (outputName), so the file is always directly inside outDir.
+      const file = join(opts.outDir, name)
+      const out = openOutput('pcap', file, captureChoiceFor(plan.sources))
+      let packets = 0
+      try {
+        await runQuery(plan.sources, compileFilter(ast), window, async (m) => {
+          packets++
+          const pending = out.write(m.rec, plan.sources[m.order].path)
+          if (pending) await pending
+          return true
+        })
+        await out.close()
+      } catch (e) {
+        out.abort()
+        throw e
+      }
+      const done = {file, expression, packets}
+      report.extracted.push(done)
+      onEvent?.(done)
     }
-    written.add(name)
-    const expression = flowExpression(event)
-    const window = flowWindow(event, opts.beforeNs, opts.afterNs)
-    const plan = await planQuery(parseFilter(expression), window, {db: opts.db, scanInputs: opts.scanInputs})
-    // The name has no separators (outputName), so the file is always directly inside outDir.
-    const file = join(opts.outDir, name)
-    const out = openOutput('pcap', file, captureChoiceFor(plan.sources))
-    let packets = 0
-    try {
-      await runQuery(plan.sources, compileFilter(parseFilter(expression)), window, async (m) => {
-        packets++
-        const pending = out.write(m.rec, plan.sources[m.order].path)
-        if (pending) await pending
-        return true
-      })
-      await out.close()
-    } catch (e) {
-      out.abort()
-      throw e
-    }
-    const done = {file, expression, packets}
-    report.extracted.push(done)
-    onEvent?.(done)
+  } finally {
+    await planner.close()
   }
   return report
 }
