@@ -21,12 +21,15 @@ export async function runFilter(run: FilterRun): Promise<SplitCounts> {
   total.problems.push(...problems)
   // Two inputs with one base name (a/x.pcap, b/x.pcap) would overwrite each other's outputs: number the later ones.
   const used = new Set<string>()
-  const tasks: SplitTask[] = files.map((f) => {
+  const named = files.map((f) => {
     let baseName = captureBaseName(f.path)
     for (let n = 2; used.has(baseName); n++) baseName = `${captureBaseName(f.path)}-${n}`
     used.add(baseName)
-    return {path: f.path, tarball: f.tarball, baseName, options: run.options}
+    return {size: f.size, task: {path: f.path, tarball: f.tarball, baseName, options: run.options}}
   })
+  // Largest inputs first (names were given in discovery order), so no lane is left splitting a big file alone at
+  // the end: on the bench dataset the last files were the largest, and one core idled for most of a file.
+  const tasks: SplitTask[] = named.sort((a, b) => b.size - a.size).map((n) => n.task)
   run.progress?.start(files.length, files.reduce((n, f) => n + f.size, 0))
   try {
     if (run.workers <= 1 || tasks.length <= 1) {
