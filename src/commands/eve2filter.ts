@@ -1,4 +1,5 @@
-import {Command, Flags} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {writeFileSync} from 'node:fs'
 import {stringify} from 'yaml'
 import {readEveFile} from '../split/eve.js'

@@ -1,4 +1,5 @@
-import {Command, Flags} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {parseDuration} from '../dataset/timefmt.js'
 import {defaultIndexDir} from '../index/paths.js'
 import {extractEvents} from '../split/extract.js'

@@ -1,4 +1,6 @@
-import {Args, Command, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {availableParallelism} from 'node:os'
 import {parseDuration} from '../dataset/timefmt.js'
 import {terminalProgress} from '../progress.js'

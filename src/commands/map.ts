@@ -1,4 +1,6 @@
-import {Args, Command, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {availableParallelism} from 'node:os'
 import {loadConfig} from '../config.js'
 import {DEFAULT_SUFFIXES, selectionFromFlags, type DiscoveryOptions} from '../dataset/discover.js'

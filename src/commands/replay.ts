@@ -1,4 +1,6 @@
-import {Args, Command, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {ReplayError, type ReplayErrorCode} from '../replay/errors.js'
 import {SENDERS, replayOptions} from '../replay/options.js'
 import {ProgressLine} from '../replay/progress.js'

@@ -1,4 +1,5 @@
-import {Command, Flags} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
 import {resolve} from 'node:path'
 import {TarExtractor, type ExtractedMember, type ExtractSummary, type SkippedMember} from '../archive/extractor.js'
 import {progressText, summaryText} from '../archive/report.js'
