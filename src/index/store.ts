@@ -8,7 +8,7 @@ import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
   FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix, groupsKey,
-  metaKey, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
+  metaKey, packedValue, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
 export interface IndexedFile {
@@ -94,12 +94,15 @@ export class IndexStore {
     const n = await this.nextFileId()
     const id = fileIdText(n)
     const batch: Batch = await this.deletions(file.path)
-    encoded.flowChunks.forEach((value, chunk) => batch.push({type: 'put', key: flowChunkKey(id, chunk), value: asBuffer(value)}))
-    for (const [k, value] of encoded.postings) batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: asBuffer(value)})
+    for (let chunk = 0; chunk < encoded.flowChunks.ends.length; chunk++) {
+      batch.push({type: 'put', key: flowChunkKey(id, chunk), value: asBuffer(packedValue(encoded.flowChunks, chunk))})
+    }
+    const postingNames = encoded.postingNames === '' ? [] : encoded.postingNames.split('\n')
+    postingNames.forEach((k, i) => batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: asBuffer(packedValue(encoded.postings, i))}))
     const record: IndexedFile = {...file, id, flows: encoded.flowCount}
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
     // Kept apart from the file record, which every query reads: only a replace needs this list.
-    batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(encoded.postings.map(([k]) => k)))})
+    batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(postingNames))})
     batch.push({type: 'put', key: groupsKey(id), value: asBuffer(encoded.groupStarts)})
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
     batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: LAYOUT_VERSION, nextFileId: n + 1}))})
