@@ -120,7 +120,7 @@ export interface FlowColumns {
   lastSec: Float64Array
   lastNsec: Float64Array
   groupStart: Uint32Array
-  groups: Float64Array
+  groups: Uint32Array
 }
 
 /** One flow's figures, as stored in the index. */
@@ -160,7 +160,7 @@ export class FlowTable {
   private lastGroup = new Float64Array(1024)
   /** Per (flow, group) pair, in file order: the flow id and the group. Grouped by flow only at the end. */
   private pktFlow = new Uint32Array(1 << 16)
-  private pktGroup = new Float64Array(1 << 16)
+  private pktGroup = new Uint32Array(1 << 16)
   private pktCount = 0
 
   get flowCount(): number {
@@ -190,7 +190,7 @@ export class FlowTable {
     this.lastGroup[id] = group
     if (this.pktCount === this.pktFlow.length) {
       this.pktFlow = grow(this.pktFlow, new Uint32Array(this.pktFlow.length * 2))
-      this.pktGroup = grow(this.pktGroup, new Float64Array(this.pktGroup.length * 2))
+      this.pktGroup = grow(this.pktGroup, new Uint32Array(this.pktGroup.length * 2))
     }
     this.pktFlow[this.pktCount] = id
     this.pktGroup[this.pktCount++] = group
@@ -258,7 +258,7 @@ export class FlowTable {
     const groupStart = new Uint32Array(this.count + 1)
     for (let i = 0; i < this.pktCount; i++) groupStart[this.pktFlow[i] + 1]++
     for (let id = 0; id < this.count; id++) groupStart[id + 1] += groupStart[id]
-    const groups = new Float64Array(this.pktCount)
+    const groups = new Uint32Array(this.pktCount)
     const fill = groupStart.slice(0, this.count)
     for (let i = 0; i < this.pktCount; i++) groups[fill[this.pktFlow[i]]++] = this.pktGroup[i]
     return {
