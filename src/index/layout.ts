@@ -1,21 +1,24 @@
 /*
- * Key layout of the LevelDB index (version 3). Every key starts with the layout version, so a newer layout can
+ * Key layout of the LevelDB index (version 4). Every key starts with the layout version, so a newer layout can
  * live beside (and replace) an older one: opening an index for writing drops the keys of older layouts.
  *
- *   v3/meta                              {"version":3,"nextFileId":N}
- *   v3/p/<path>                          file id (the live entry for that path)
- *   v3/f/<fileId>                        file record (JSON): size, mtime, times, reader state
- *   v3/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
- *   v3/g/<fileId>                        byte offset of each group of GROUP_RECORDS records (varint deltas)
- *   v3/fl/<fileId>/<chunk>               flows chunk·64 … chunk·64+63 (length-prefixed flow records, see writeFlow)
- *   v3/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
+ *   v4/meta                              {"version":4,"nextFileId":N}
+ *   v4/p/<path>                          file id (the live entry for that path)
+ *   v4/f/<fileId>                        file record (JSON): size, mtime, times, reader state, end of indexed records
+ *   v4/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
+ *   v4/g/<fileId>/<block>                byte offsets of record groups block·1024 … block·1024+1024 (varint deltas;
+ *                                        the last block ends with the end of the last indexed record)
+ *   v4/fl/<fileId>/<chunk>               flows chunk·64 … chunk·64+63 (length-prefixed flow records, see writeFlow)
+ *   v4/x/<field>/<value>/<fileId>        posting: the ids of that file's flows having that field value (varints)
  *
  * Values are fixed-width lowercase hex so that a CIDR or a port range is one key range.
+ * Version 4 split v3's one value of all group offsets per file into blocks: a query read and decoded every group
+ * offset of each file with a candidate, ~180 k per GB, however few groups it wanted.
  */
 import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, type FlowColumns, type FlowInfo} from './flow-table.js'
 
-export const LAYOUT = 'v3'
-export const LAYOUT_VERSION = 3
+export const LAYOUT = 'v4'
+export const LAYOUT_VERSION = 4
 
 export const FIELD = {
   KIND: 'k',
@@ -40,7 +43,10 @@ export const metaKey = `${LAYOUT}/meta`
 export const pathKey = (path: string): string => `${LAYOUT}/p/${path}`
 export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
 export const postingListKey = (fileId: string): string => `${LAYOUT}/fp/${fileId}`
-export const groupsKey = (fileId: string): string => `${LAYOUT}/g/${fileId}`
+export const groupsPrefix = (fileId: string): string => `${LAYOUT}/g/${fileId}/`
+/** Record groups per block of group offsets (each block also holds the next block's first offset). */
+export const GROUPS_PER_BLOCK = 1024
+export const groupBlockKey = (fileId: string, block: number): string => `${groupsPrefix(fileId)}${hex(block, 8)}`
 export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
 /**
  * Flows per LevelDB value. With one key per flow, the per-entry costs (the batch on the single writer, the copy of
@@ -242,7 +248,6 @@ export class VarintReader {
   }
 }
 
-const scratch = new VarintWriter()
 const flowScratch = new VarintWriter()
 
 /**
@@ -315,14 +320,7 @@ function writeAscending(w: VarintWriter, values: ArrayLike<number>, from = 0, to
   }
 }
 
-/** Ascending numbers as a value of their own (posting flow ids, group starts). */
-function encodeAscending(values: ArrayLike<number>): Buffer {
-  const w = scratch.reset()
-  writeAscending(w, values)
-  return w.done()
-}
-
-/** Decodes straight into a typed array (a varint takes at least a byte): every query reads every live file's starts. */
+/** Decodes ascending numbers (posting flow ids, a block of group offsets) straight into a typed array. */
 export function decodeAscending(value: Uint8Array): Float64Array {
   const r = new VarintReader(value)
   const out = new Float64Array(value.length)
@@ -332,7 +330,7 @@ export function decodeAscending(value: Uint8Array): Float64Array {
   return out.subarray(0, n)
 }
 
-/** A file's index entries as LevelDB values: flow chunks, postings by "field/value", group starts. */
+/** A file's index entries as LevelDB values: flow chunks, postings by "field/value", group offsets. */
 export interface EncodedFileIndex {
   flowCount: number
   /** Chunk i holds flows i·FLOWS_PER_CHUNK … */
@@ -340,11 +338,17 @@ export interface EncodedFileIndex {
   /** "field/value" of each posting, one per line, in the order of `postings`. */
   postingNames: string
   postings: PackedValues
-  groupStarts: Buffer
+  /** Block i holds the offsets of groups i·GROUPS_PER_BLOCK … i·GROUPS_PER_BLOCK + GROUPS_PER_BLOCK. */
+  groupBlocks: PackedValues
+  /** Where the last indexed record ends. */
+  indexedEnd: number
 }
 
-/** Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). */
-export function encodeFileIndex(flows: FlowColumns, groupStarts: ArrayLike<number>): EncodedFileIndex {
+/**
+ * Encodes a file's flows (in the map worker, so the single LevelDB writer only writes). `groupStarts`: each group's
+ * offset, then the end of the last indexed record.
+ */
+export function encodeFileIndex(flows: FlowColumns, groupStarts: Float64Array): EncodedFileIndex {
   const postings = new PostingCollector()
   for (let id = 0; id < flows.count; id++) addPostings(flows.keys, id, postings)
   const chunks = new ValuePacker()
@@ -353,11 +357,18 @@ export function encodeFileIndex(flows: FlowColumns, groupStarts: ArrayLike<numbe
     chunks.endValue()
   }
   const {names, values} = postings.pack()
+  const groups = groupStarts.length - 1
+  const blocks = new ValuePacker()
+  for (let first = 0; first < groups; first += GROUPS_PER_BLOCK) {
+    writeAscending(blocks.writer, groupStarts, first, Math.min(first + GROUPS_PER_BLOCK, groups) + 1)
+    blocks.endValue()
+  }
   return {
     flowCount: flows.count,
     flowChunks: chunks.done(),
     postingNames: names,
     postings: values,
-    groupStarts: encodeAscending(groupStarts),
+    groupBlocks: blocks.done(),
+    indexedEnd: groupStarts[groups],
   }
 }

@@ -7,8 +7,8 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-table.js'
 import {
-  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix, groupsKey,
-  metaKey, packedValue, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
+  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix,
+  groupBlockKey, groupsPrefix, metaKey, packedValue, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
 export interface IndexedFile {
@@ -21,11 +21,13 @@ export interface IndexedFile {
   last: string | null
   packets: number
   flows: number
+  /** Where the last indexed record ends: a query never reads past it (into damage the map stopped at, say). */
+  indexed_end: number
   gzip: boolean
   state: ReaderState
 }
 
-export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows'>
+export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows' | 'indexed_end'>
 
 type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
 
@@ -47,6 +49,7 @@ export class IndexStore {
       throw new Error(`cannot open index ${dir}: ${cause}`)
     }
     if (create) await dropOlderLayouts(db)
+    else await refuseOlderLayout(db, dir)
     return new IndexStore(db, dir)
   }
 
@@ -99,11 +102,13 @@ export class IndexStore {
     }
     const postingNames = encoded.postingNames === '' ? [] : encoded.postingNames.split('\n')
     postingNames.forEach((k, i) => batch.push({type: 'put', key: `${LAYOUT}/x/${k}/${id}`, value: asBuffer(packedValue(encoded.postings, i))}))
-    const record: IndexedFile = {...file, id, flows: encoded.flowCount}
+    for (let block = 0; block < encoded.groupBlocks.ends.length; block++) {
+      batch.push({type: 'put', key: groupBlockKey(id, block), value: asBuffer(packedValue(encoded.groupBlocks, block))})
+    }
+    const record: IndexedFile = {...file, id, flows: encoded.flowCount, indexed_end: encoded.indexedEnd}
     batch.push({type: 'put', key: fileKey(id), value: Buffer.from(JSON.stringify(record))})
     // Kept apart from the file record, which every query reads: only a replace needs this list.
     batch.push({type: 'put', key: postingListKey(id), value: Buffer.from(JSON.stringify(postingNames))})
-    batch.push({type: 'put', key: groupsKey(id), value: asBuffer(encoded.groupStarts)})
     batch.push({type: 'put', key: pathKey(file.path), value: Buffer.from(id)})
     batch.push({type: 'put', key: metaKey, value: Buffer.from(JSON.stringify({version: LAYOUT_VERSION, nextFileId: n + 1}))})
     await this.db.batch(batch)
@@ -123,11 +128,13 @@ export class IndexStore {
     if (!old) return []
     const id = old.toString()
     const batch: Batch = [
-      {type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}, {type: 'del', key: postingListKey(id)}, {type: 'del', key: groupsKey(id)},
+      {type: 'del', key: pathKey(path)}, {type: 'del', key: fileKey(id)}, {type: 'del', key: postingListKey(id)},
     ]
     const list = await this.db.get(postingListKey(id))
     if (list) for (const k of JSON.parse(list.toString()) as string[]) batch.push({type: 'del', key: `${LAYOUT}/x/${k}/${id}`})
-    for await (const k of this.db.keys({gte: flowPrefix(id), lt: flowPrefix(id) + '\xff'})) batch.push({type: 'del', key: k})
+    for (const prefix of [flowPrefix(id), groupsPrefix(id)]) {
+      for await (const k of this.db.keys({gte: prefix, lt: prefix + '\xff'})) batch.push({type: 'del', key: k})
+    }
     return batch
   }
 
@@ -156,11 +163,13 @@ export class IndexStore {
     return values.flatMap((v, i) => v === undefined ? [] : decodeFlowChunk(v, (place) => wanted.has(chunks[i] * FLOWS_PER_CHUNK + place)))
   }
 
-  /** Byte offset of each group of records of the file (see GROUP_RECORDS). */
-  async groupStarts(fileId: string): Promise<Float64Array> {
-    const value = await this.db.get(groupsKey(fileId))
-    if (!value) throw new Error(`index ${this.dir} is damaged: no record groups for file ${fileId} (run \`pcapkit map --force\`)`)
-    return decodeAscending(value)
+  /** Blocks of group offsets of a file (see GROUPS_PER_BLOCK), decoded. */
+  async groupBlocks(fileId: string, blocks: number[]): Promise<Float64Array[]> {
+    const values = await this.db.getMany(blocks.map((b) => groupBlockKey(fileId, b)))
+    return values.map((v, i) => {
+      if (!v) throw new Error(`index ${this.dir} is damaged: no record group block ${blocks[i]} for file ${fileId} (run \`pcapkit map --force\`)`)
+      return decodeAscending(v)
+    })
   }
 
   async allFlows(fileId: string): Promise<FlowInfo[]> {
@@ -176,6 +185,16 @@ export class IndexStore {
  */
 async function dropOlderLayouts(db: Level<string, Buffer>): Promise<void> {
   for (let v = 1; v < LAYOUT_VERSION; v++) await db.clear({gte: `v${v}/`, lt: `v${v}0`})
+}
+
+/** An index written in an older layout only (never re-mapped since) would answer nothing: say so instead. */
+async function refuseOlderLayout(db: Level<string, Buffer>, dir: string): Promise<void> {
+  if ((await db.get(metaKey)) !== undefined) return
+  for (let v = LAYOUT_VERSION - 1; v >= 1; v--) {
+    if ((await db.get(`v${v}/meta`)) === undefined) continue
+    await db.close()
+    throw new Error(`index ${dir} was written by an older pcapkit (layout v${v}): run \`pcapkit map\` on the same inputs to rebuild it`)
+  }
 }
 
 /** Buffers arrive from worker threads as plain Uint8Arrays: view them as Buffers again (no copy). */

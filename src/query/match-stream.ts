@@ -3,6 +3,7 @@ import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
 import type {TimeWindow} from './time-window.js'
 import {GROUP_RECORDS} from '../index/flow-table.js'
+import type {GroupOffsets} from './group-offsets.js'
 
 /** Candidate groups whose starts lie within this many bytes of a read's first one are fetched by the same read. */
 const READ_AHEAD = 60 << 10
@@ -16,8 +17,10 @@ export interface StreamSource {
   state: ReaderState | null
   /** Record groups to visit (record number >> GROUP_BITS), ascending; null visits every record (a scan). */
   groups: ArrayLike<number> | null
-  /** Byte offset of each group's first record, then where the last indexed record ends; null for a scan. */
-  groupStarts: ArrayLike<number> | null
+  /** Where the candidate groups start and end; null for a scan and for files read through. */
+  groupOffsets: GroupOffsets | null
+  /** Where the last indexed record ends (Infinity for a scan): what follows may be damage the map stopped at. */
+  indexedEnd: number
 }
 
 /**
@@ -34,8 +37,6 @@ export class MatchStream {
   private readEnd = -1
   /** Reading through: the number of the record just read. */
   private record = -1
-  /** Where the last indexed record ends (the last group start is that end). */
-  private readonly indexedEnd: number
 
   /** `order`: the file's index among the query's sources; ties in time go to the lower one (a stable merge). */
   constructor(
@@ -47,8 +48,6 @@ export class MatchStream {
     private readonly fields: Fields,
   ) {
     this.rec = reader.rec
-    const starts = source.groupStarts
-    this.indexedEnd = starts ? starts[starts.length - 1] : Infinity
   }
 
   static async open(order: number, source: StreamSource, matches: PacketPredicate, window: TimeWindow, fields = new Fields()): Promise<MatchStream> {
@@ -60,11 +59,11 @@ export class MatchStream {
 
   /** Moves to the next matching record; false at the end of this file's candidates. */
   async next(): Promise<boolean> {
-    const {groups, groupStarts} = this.source
+    const {groups, groupOffsets} = this.source
     const r = this.reader
     for (;;) {
-      if (groups && groupStarts && this.source.state) {
-        if (this.readEnd < 0 && !this.startRead(groups, groupStarts)) return false
+      if (groups && groupOffsets && this.source.state) {
+        if (this.readEnd < 0 && !this.startRead(groups, groupOffsets)) return false
         // Stop at the read's end before parsing on: past the last indexed record may lie damage.
         if (r.position >= this.readEnd || !(await r.next())) {
           this.readEnd = -1
@@ -75,7 +74,7 @@ export class MatchStream {
         // last one or at the end of the indexed records (what follows may be damage the index stopped at).
         const group = Math.floor((this.record + 1) / GROUP_RECORDS)
         while (this.visited < groups.length && groups[this.visited] < group) this.visited++
-        if (this.visited >= groups.length || r.position >= this.indexedEnd || !(await r.next())) return false
+        if (this.visited >= groups.length || r.position >= this.source.indexedEnd || !(await r.next())) return false
         this.record++
         if (groups[this.visited] !== group) continue
       } else if (!(await r.next())) {
@@ -93,14 +92,14 @@ export class MatchStream {
    * the read also covers the candidates starting within READ_AHEAD, whose seeks then find their bytes buffered
    * (the records between them are jumped over, not parsed). false when no group is left.
    */
-  private startRead(groups: ArrayLike<number>, starts: ArrayLike<number>): boolean {
+  private startRead(groups: ArrayLike<number>, offsets: GroupOffsets): boolean {
     if (this.visited >= groups.length) return false
     const group = groups[this.visited++]
-    const from = starts[group]
+    const from = offsets.start(group)
     let last = this.visited
-    while (last < groups.length && starts[groups[last]] - from < READ_AHEAD) last++
-    this.readEnd = starts[group + 1]
-    this.reader.seekTo(from, starts[groups[last - 1] + 1] - from)
+    while (last < groups.length && offsets.start(groups[last]) - from < READ_AHEAD) last++
+    this.readEnd = offsets.end(group)
+    this.reader.seekTo(from, offsets.end(groups[last - 1]) - from)
     return true
   }
 

@@ -13,6 +13,7 @@ import {MatchStream, type PacketPredicate, type StreamSource} from './match-stre
 import {TimeWindow, windowOf} from './time-window.js'
 import {unionSorted} from './sorted-ids.js'
 import {TimeOrderHeap} from '../pcap/time-order-heap.js'
+import {GroupOffsets} from './group-offsets.js'
 
 export interface QuerySource extends StreamSource {
   /** Earliest timestamp among the records to visit: files are opened when the merge reaches it. */
@@ -76,16 +77,16 @@ export async function planQuery(ast: Ast, window: TimeWindow, opts: {db?: string
   }
 }
 
-/** Group offsets of this many files are kept between queries of one planner (~1.5 MB per 1 GB of capture). */
-const GROUP_STARTS_KEPT = 64
+/** Group offsets of this many files are kept between queries of one planner (at most ~1.5 MB per GB of capture). */
+const FILES_KEPT = 64
 
 /**
- * Answers queries from an open index. Its files are listed and checked against the disk once; the group offsets of
- * recently used files are kept, since decoding them is most of a narrow query's planning (extract plans one query
- * per event, mostly over the same files).
+ * Answers queries from an open index. Its files are listed and checked against the disk once; the decoded blocks of
+ * group offsets of recently used files are kept (extract plans one query per event, mostly over the same files).
  */
 class IndexPlanner implements QueryPlanner {
-  private readonly groupStarts = new Map<string, Promise<Float64Array>>()
+  /** Per file id, in the order of use. */
+  private readonly offsets = new Map<string, GroupOffsets>()
 
   private constructor(private readonly store: IndexStore, private readonly files: IndexedFile[]) {}
 
@@ -130,7 +131,8 @@ class IndexPlanner implements QueryPlanner {
       const timed = flows.filter((fl) => fl.firstSec >= 0)
       const start = timed.reduce<[number, number]>((m, fl) => (fl.firstSec < m[0] || (fl.firstSec === m[0] && fl.firstNsec < m[1]) ? [fl.firstSec, fl.firstNsec] : m), [Infinity, 0])
       return {
-        path: f.path, state: f.gzip ? null : f.state, groups, groupStarts: await this.groupStartsOf(f.id),
+        path: f.path, state: f.gzip ? null : f.state, groups, indexedEnd: f.indexed_end,
+        groupOffsets: f.gzip ? null : await this.groupOffsets(f.id, groups),
         startSec: timed.length === flows.length ? start[0] : -Infinity, startNsec: start[1],
         linkTypes: interfacesOf(f.state), nanosecond: isNanosecond(f.state), snaplen: f.state.snaplen,
       }
@@ -142,14 +144,19 @@ class IndexPlanner implements QueryPlanner {
     return this.store.close()
   }
 
-  /** A file's group offsets, from the kept ones when recently used (the Map's order is the order of use). */
-  private groupStartsOf(fileId: string): Promise<Float64Array> {
-    let starts = this.groupStarts.get(fileId)
-    if (starts) this.groupStarts.delete(fileId)
-    else starts = this.store.groupStarts(fileId)
-    this.groupStarts.set(fileId, starts)
-    if (this.groupStarts.size > GROUP_STARTS_KEPT) this.groupStarts.delete(this.groupStarts.keys().next().value!)
-    return starts
+  /** A file's group offsets with every block `groups` needs decoded; recently used files keep theirs. */
+  private async groupOffsets(fileId: string, groups: ArrayLike<number>): Promise<GroupOffsets> {
+    let offsets = this.offsets.get(fileId)
+    if (offsets) this.offsets.delete(fileId)
+    else offsets = new GroupOffsets()
+    this.offsets.set(fileId, offsets)
+    if (this.offsets.size > FILES_KEPT) this.offsets.delete(this.offsets.keys().next().value!)
+    const missing = offsets.missing(groups)
+    if (missing.length > 0) {
+      const blocks = await this.store.groupBlocks(fileId, missing)
+      missing.forEach((b, i) => offsets.blocks.set(b, blocks[i]))
+    }
+    return offsets
   }
 }
 
@@ -168,7 +175,7 @@ async function planScan(inputs: string[]): Promise<QueryPlanResult> {
       const state = r.state()
       await r.close()
       sources.push({
-        path: f.path, state: null, groups: null, groupStarts: null, startSec: -Infinity, startNsec: 0,
+        path: f.path, state: null, groups: null, groupOffsets: null, indexedEnd: Infinity, startSec: -Infinity, startNsec: 0,
         linkTypes: r.format === 'pcap' ? interfacesOf(state) : [], nanosecond: isNanosecond(state), snaplen: state.snaplen,
       })
     } catch (e) {
