@@ -45,7 +45,8 @@ export const fileKey = (fileId: string): string => `${LAYOUT}/f/${fileId}`
 export const postingListKey = (fileId: string): string => `${LAYOUT}/fp/${fileId}`
 export const groupsPrefix = (fileId: string): string => `${LAYOUT}/g/${fileId}/`
 /** Record groups per block of group offsets (each block also holds the next block's first offset). */
-export const GROUPS_PER_BLOCK = 1024
+export const GROUP_BLOCK_BITS = 10
+export const GROUPS_PER_BLOCK = 1 << GROUP_BLOCK_BITS
 export const groupBlockKey = (fileId: string, block: number): string => `${groupsPrefix(fileId)}${hex(block, 8)}`
 export const flowPrefix = (fileId: string): string => `${LAYOUT}/fl/${fileId}/`
 /**

@@ -29,6 +29,9 @@ export interface IndexedFile {
 
 export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows' | 'indexed_end'>
 
+/** Above this many blocks of group offsets, a file's are read as a key range rather than one by one. */
+const MANY_BLOCKS = 64
+
 type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
 
 export class IndexStore {
@@ -165,7 +168,15 @@ export class IndexStore {
 
   /** Blocks of group offsets of a file (see GROUPS_PER_BLOCK), decoded. */
   async groupBlocks(fileId: string, blocks: number[]): Promise<Float64Array[]> {
-    const values = await this.db.getMany(blocks.map((b) => groupBlockKey(fileId, b)))
+    const keys = blocks.map((b) => groupBlockKey(fileId, b))
+    let values: (Buffer | undefined)[]
+    if (blocks.length <= MANY_BLOCKS) {
+      values = await this.db.getMany(keys)
+    } else {
+      // A broad query wants most blocks: one read of the key range costs far less than thousands of lookups.
+      const byKey = new Map(await this.db.iterator({gte: keys[0], lte: keys[keys.length - 1]}).all())
+      values = keys.map((k) => byKey.get(k))
+    }
     return values.map((v, i) => {
       if (!v) throw new Error(`index ${this.dir} is damaged: no record group block ${blocks[i]} for file ${fileId} (run \`pcapkit map --force\`)`)
       return decodeAscending(v)

@@ -1,4 +1,7 @@
-import {GROUPS_PER_BLOCK} from '../index/layout.js'
+import {GROUP_BLOCK_BITS, GROUPS_PER_BLOCK} from '../index/layout.js'
+
+/** Group numbers are below 2^32 (they are logged as 32-bit numbers), so blocks are found with integer operations. */
+const IN_BLOCK = GROUPS_PER_BLOCK - 1
 
 /**
  * Where a file's record groups start, for the groups a query visits: only the index blocks holding candidate groups
@@ -15,7 +18,7 @@ export class GroupOffsets {
   missing(groups: ArrayLike<number>): number[] {
     const out: number[] = []
     for (let i = 0; i < groups.length; i++) {
-      const b = Math.floor(groups[i] / GROUPS_PER_BLOCK)
+      const b = groups[i] >>> GROUP_BLOCK_BITS
       if (!this.blocks.has(b) && out[out.length - 1] !== b) out.push(b)
     }
     return out
@@ -23,16 +26,16 @@ export class GroupOffsets {
 
   /** Byte offset of the group's first record. */
   start(group: number): number {
-    return this.block(group)[group % GROUPS_PER_BLOCK]
+    return this.block(group)[group & IN_BLOCK]
   }
 
   /** Where the group's records end: the next group's start, or the end of the last indexed record. */
   end(group: number): number {
-    return this.block(group)[(group % GROUPS_PER_BLOCK) + 1]
+    return this.block(group)[(group & IN_BLOCK) + 1]
   }
 
   private block(group: number): Float64Array {
-    const b = Math.floor(group / GROUPS_PER_BLOCK)
+    const b = group >>> GROUP_BLOCK_BITS
     if (b !== this.lastBlock) {
       const values = this.blocks.get(b)
       if (!values) throw new Error(`offsets of record group ${group} were not read from the index`)
