@@ -1,5 +1,5 @@
 // The field index survives a map killed at any moment: each file is either its old or its new state, and the
-// next map repairs what the kill left behind.
+// next map repairs what the kill left behind; older layouts are rebuilt; group offsets come back exactly from blocks.
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
@@ -7,6 +7,9 @@ import {copyFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Level} from 'level'
 import {HAVE_SHARED, ROOT, SHARED, errorText, hasTool, runCli, tempDir} from './helpers.js'
+import {FlowTable} from '../src/index/flow-table.js'
+import {GROUPS_PER_BLOCK, decodeAscending, encodeFileIndex, packedValue} from '../src/index/layout.js'
+import {GroupOffsets} from '../src/query/group-offsets.js'
 
 const FILES = ['mercury__4SICS-GeekLounge-151020.pcap', 'zeek__echo-connections.pcap', 'tcpreplay__test.pcap', 'zeek__ssh.pcap']
 const FILTER = 'tcp port 22 or udp port 53'
@@ -82,4 +85,23 @@ test('an index in an older key layout is cleared and rebuilt by the next map', {
   const q = runCli(['query', FILTER, '--db', db, '--format', 'text'])
   assert.equal(q.status, 0, errorText(q))
   assert.equal(q.stdout.toString().split('\n').filter(Boolean).length, tcpdumpCount([input]))
+})
+
+test('group offsets stored in blocks give back every group\'s start and end, across block boundaries', () => {
+  // 2.5 blocks of groups with uneven sizes, then the end of the last record.
+  const groups = 2 * GROUPS_PER_BLOCK + 500
+  const starts = new Float64Array(groups + 1)
+  for (let g = 1; g <= groups; g++) starts[g] = starts[g - 1] + 100 + ((g * 7919) % 3000)
+  const encoded = encodeFileIndex(new FlowTable().columns(), starts)
+  assert.equal(encoded.groupBlocks.ends.length, 3)
+  assert.equal(encoded.indexedEnd, starts[groups])
+  const offsets = new GroupOffsets()
+  const wanted = [0, GROUPS_PER_BLOCK - 1, GROUPS_PER_BLOCK, 2 * GROUPS_PER_BLOCK + 3, groups - 1]
+  assert.deepEqual(offsets.missing(wanted), [0, 1, 2])
+  for (const b of [0, 1, 2]) offsets.blocks.set(b, decodeAscending(packedValue(encoded.groupBlocks, b)))
+  for (let g = 0; g < groups; g++) {
+    assert.equal(offsets.start(g), starts[g], `start of group ${g}`)
+    assert.equal(offsets.end(g), starts[g + 1], `end of group ${g}`)
+  }
+  assert.deepEqual(offsets.missing(wanted), [])
 })
