@@ -68,6 +68,11 @@ const WIDTH: Record<string, number> = {
   [FIELD.ETHERTYPE]: 4, [FIELD.MAC_SRC]: 12, [FIELD.MAC_DST]: 12, [FIELD.VLAN]: 4, [FIELD.MPLS]: 8,
 }
 
+/** A numeric field value as posting keys spell it: what the index writes and a query looks up must agree. */
+export function postingValue(field: string, value: number): string {
+  return hex(value, WIDTH[field])
+}
+
 /**
  * A file's postings: per field, each value's flow ids. Values are kept as numbers and spelled as key text once per
  * distinct value, not once per flow (a file has ~18 k flows but far fewer distinct addresses and ports).
@@ -89,7 +94,7 @@ class PostingCollector {
     const values = new ValuePacker()
     for (const [field, byValue] of this.byField) {
       for (const [value, ids] of byValue) {
-        names.push(`${field}/${typeof value === 'number' ? hex(value, WIDTH[field]) : value}`)
+        names.push(`${field}/${typeof value === 'number' ? postingValue(field, value) : value}`)
         writeAscending(values.writer, ids)
         values.endValue()
       }

@@ -5,7 +5,7 @@
  */
 import type {Ast, Direction} from '../filter/ast.js'
 import type {IndexStore} from '../index/store.js'
-import {DEEP, FIELD, hex} from '../index/layout.js'
+import {DEEP, FIELD, hex, postingValue} from '../index/layout.js'
 import {intersectSorted, unionSorted} from './sorted-ids.js'
 
 /** Candidate flow ids per file id, ascending without repeats (see sorted-ids.ts); ALL means every flow of every file. */
@@ -54,18 +54,19 @@ export function planFor(ast: Ast): Plan {
       return directed(ast.dir, lookup(s, from, to), lookup(d, from, to))
     }
     case 'etherHost': {
-      const mac = hex(ast.hi, 4) + hex(ast.lo >>> 0, 8)
+      const mac = postingValue(FIELD.MAC_SRC, ast.hi * 2 ** 32 + (ast.lo >>> 0))
       return directed(ast.dir, lookup(FIELD.MAC_SRC, mac), lookup(FIELD.MAC_DST, mac))
     }
-    case 'port':
-      return directed(ast.dir, lookup(FIELD.PORT_SRC, hex(ast.low, 4), hex(ast.high, 4)),
-        lookup(FIELD.PORT_DST, hex(ast.low, 4), hex(ast.high, 4)))
+    case 'port': {
+      const ports = (field: string): Plan => lookup(field, postingValue(field, ast.low), postingValue(field, ast.high))
+      return directed(ast.dir, ports(FIELD.PORT_SRC), ports(FIELD.PORT_DST))
+    }
     case 'ipProto':
-      return lookup(FIELD.PROTO, hex(ast.protocol, 2))
+      return lookup(FIELD.PROTO, postingValue(FIELD.PROTO, ast.protocol))
     case 'vlan':
-      return ast.id === null ? lookup(FIELD.VLAN, '', '\xff') : {op: 'or', args: [lookup(FIELD.VLAN, hex(ast.id, 4)), lookup(FIELD.VLAN, DEEP)]}
+      return ast.id === null ? lookup(FIELD.VLAN, '', '\xff') : {op: 'or', args: [lookup(FIELD.VLAN, postingValue(FIELD.VLAN, ast.id)), lookup(FIELD.VLAN, DEEP)]}
     case 'mpls':
-      return ast.label === null ? lookup(FIELD.MPLS, '', '\xff') : {op: 'or', args: [lookup(FIELD.MPLS, hex(ast.label, 8)), lookup(FIELD.MPLS, DEEP)]}
+      return ast.label === null ? lookup(FIELD.MPLS, '', '\xff') : {op: 'or', args: [lookup(FIELD.MPLS, postingValue(FIELD.MPLS, ast.label)), lookup(FIELD.MPLS, DEEP)]}
     default:
       // network (ip/ip6/arp), etherProto, length, time: not narrowed by postings (time prunes files and flows).
       return all
