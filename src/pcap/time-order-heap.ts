@@ -19,11 +19,6 @@ export class TimeOrderHeap {
     return this.size
   }
 
-  /** The earliest source (the heap must not be empty). */
-  get top(): number {
-    return this.heap[0]
-  }
-
   secOf(source: number): number {
     return this.keySec[source]
   }
