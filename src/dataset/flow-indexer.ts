@@ -18,11 +18,12 @@ export class FlowIndexer {
 
   add(rec: PacketRecord): void {
     const n = this.records++
+    const group = Math.floor(n / GROUP_RECORDS)
     this.end = rec.offset + rec.recordLen
-    if (n % GROUP_RECORDS === 0) this.startGroup(n / GROUP_RECORDS, rec.offset)
+    if (n % GROUP_RECORDS === 0) this.startGroup(group, rec.offset)
     decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
     this.key.write(this.fields)
-    this.table.add(this.key.words, n, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
+    this.table.add(this.key.words, group, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
   }
 
   private startGroup(group: number, offset: number): void {

@@ -168,10 +168,10 @@ export class FlowTable {
   }
 
   /**
-   * Adds one packet whose key is in `key` (FlowKeyWriter.words), the record numbered `record` in its file. Untimed
-   * records (sec < 0) leave first/last.
+   * Adds one packet whose key is in `key` (FlowKeyWriter.words), a record of group `group` of its file (record
+   * number >> GROUP_BITS). Untimed records (sec < 0) leave first/last.
    */
-  add(key: Int32Array, record: number, wireLen: number, sec: number, nsec: number): void {
+  add(key: Int32Array, group: number, wireLen: number, sec: number, nsec: number): void {
     const id = this.lookup(key)
     this.packets[id]++
     this.bytes[id] += wireLen
@@ -185,7 +185,6 @@ export class FlowTable {
         this.lastNsec[id] = nsec
       }
     }
-    const group = Math.floor(record / GROUP_RECORDS)
     if (group === this.lastGroup[id]) return
     this.lastGroup[id] = group
     if (this.pktCount === this.pktFlow.length) {
