@@ -7,7 +7,8 @@ import {copyFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Level} from 'level'
 import {HAVE_SHARED, ROOT, SHARED, errorText, hasTool, runCli, tempDir} from './helpers.js'
-import {FlowTable} from '../src/index/flow-table.js'
+import {FlowIndexer} from '../src/dataset/flow-indexer.js'
+import {StatsAccumulator} from '../src/dataset/file-stats.js'
 import {GROUPS_PER_BLOCK, decodeAscending, encodeFileIndex, packedValue} from '../src/index/layout.js'
 import {GroupOffsets} from '../src/query/group-offsets.js'
 
@@ -92,7 +93,7 @@ test('group offsets stored in blocks give back every group\'s start and end, acr
   const groups = 2 * GROUPS_PER_BLOCK + 500
   const starts = new Float64Array(groups + 1)
   for (let g = 1; g <= groups; g++) starts[g] = starts[g - 1] + 100 + ((g * 7919) % 3000)
-  const encoded = encodeFileIndex(new FlowTable().columns(), starts)
+  const encoded = encodeFileIndex(new FlowIndexer(new StatsAccumulator()).finish(), starts)
   assert.equal(encoded.groupBlocks.ends.length, 3)
   assert.equal(encoded.indexedEnd, starts[groups])
   const offsets = new GroupOffsets()

@@ -1,47 +1,74 @@
-import type {PacketRecord} from '../pcap/reader.js'
-import {decode} from '../decode/decode.js'
-import {Fields} from '../decode/fields.js'
-import {FlowKeyWriter, FlowTable, GROUP_RECORDS} from '../index/flow-table.js'
+import {createRequire} from 'node:module'
+import type {HeaderAccumulator, PacketRecord, PcapRecordLayout} from '../pcap/reader.js'
+import type {FlowColumns} from '../index/flow-key.js'
 import {encodeFileIndex, type EncodedFileIndex} from '../index/layout.js'
+import type {StatsAccumulator} from './file-stats.js'
 
-/** Decodes each record into one reused Fields and files it under its flow: nothing allocated per packet. */
-export class FlowIndexer {
-  readonly table = new FlowTable()
-  private readonly fields = new Fields()
-  private readonly key = new FlowKeyWriter()
-  /** Records seen: the next record's number. */
-  private records = 0
-  /** Byte offset of the first record of each group of GROUP_RECORDS. */
-  private groupStarts = new Float64Array(1024)
-  /** Where the last record read ends: the index never sends a query past it (into damage, say). */
-  private end = 0
+/** native/index_native.c: decodes records and files them under their flows, a run of pcap records per call. */
+interface IndexNative {
+  create(): unknown
+  addRun(table: unknown, bytes: Uint8Array, pos: number, end: number, base: number, littleEndian: boolean,
+    fractionScale: number, headerLength: number, linkType: number): void
+  addRecord(table: unknown, buf: Uint8Array, dataStart: number, caplen: number, linkType: number, origLen: number,
+    sec: number, nsec: number, offset: number, recordLen: number): void
+  finish(table: unknown): FileFlows
+}
+
+/** A file's flows, and the offset of each group of records followed by the end of the last record. */
+export interface FileFlows extends FlowColumns {
+  groupStarts: Float64Array
+}
+
+let native: IndexNative | undefined
+
+function indexNative(): IndexNative {
+  try {
+    native ??= createRequire(import.meta.url)('../../native/build/Release/index_native.node') as IndexNative
+  } catch (e) {
+    throw new Error(`the index builder (native/index_native.c) is not built: run \`npm run build\` (${(e as Error).message})`)
+  }
+  return native
+}
+
+/**
+ * map's accumulator when it indexes: the file's statistics, and every record filed under its flow by the native
+ * flow table. Whole runs of ordinary pcap records go over in one call each; other records one by one.
+ */
+export class FlowIndexer implements HeaderAccumulator {
+  private readonly native = indexNative()
+  private readonly table = this.native.create()
+  /** The reader's buffer as bytes (it changes only when the reader grows it). */
+  private view: DataView | null = null
+  private bytes: Uint8Array = new Uint8Array(0)
+
+  constructor(private readonly stats: StatsAccumulator) {}
 
   add(rec: PacketRecord): void {
-    const n = this.records++
-    const group = Math.floor(n / GROUP_RECORDS)
-    this.end = rec.offset + rec.recordLen
-    if (n % GROUP_RECORDS === 0) this.startGroup(group, rec.offset)
-    decode(rec.buf, rec.dataStart, rec.caplen, rec.linkType, this.fields, rec.origLen)
-    this.key.write(this.fields)
-    this.table.add(this.key.words, group, rec.origLen, rec.hasTs ? rec.tsSec : -1, rec.tsNsec)
+    this.stats.add(rec)
+    this.native.addRecord(this.table, rec.buf, rec.dataStart, rec.caplen, rec.linkType, rec.origLen,
+      rec.hasTs ? rec.tsSec : -1, rec.tsNsec, rec.offset, rec.recordLen)
   }
 
-  private startGroup(group: number, offset: number): void {
-    if (group + 1 >= this.groupStarts.length) {
-      const bigger = new Float64Array(group * 2)
-      bigger.set(this.groupStarts)
-      this.groupStarts = bigger
+  addPcapRecords(view: DataView, pos: number, end: number, layout: PcapRecordLayout, base: number): number {
+    const stop = this.stats.addPcapRecords(view, pos, end, layout)
+    if (stop === pos) return stop
+    if (view !== this.view) {
+      this.view = view
+      this.bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
     }
-    this.groupStarts[group] = offset
+    this.native.addRun(this.table, this.bytes, pos, stop, base, layout.littleEndian, layout.fractionScale,
+      layout.headerLength, layout.linkType)
+    return stop
   }
 
-  /**
-   * The flows, postings and group starts (then the end of the last record) as index values: done here, in the
-   * worker, not on the single LevelDB writer.
-   */
+  /** The flows and group offsets; the table is freed. */
+  finish(): FileFlows {
+    return this.native.finish(this.table)
+  }
+
+  /** The index values, encoded here in the worker, not on the single LevelDB writer. */
   encode(): EncodedFileIndex {
-    const groups = Math.ceil(this.records / GROUP_RECORDS)
-    this.groupStarts[groups] = this.end
-    return encodeFileIndex(this.table.columns(), this.groupStarts.subarray(0, groups + 1))
+    const flows = this.finish()
+    return encodeFileIndex(flows, flows.groupStarts)
   }
 }

@@ -37,20 +37,13 @@ export async function mapCapture(task: MapTask, onProgress?: (bytesDelta: number
 
 export async function mapReader(path: string, reader: CaptureReader, index: boolean, onProgress?: (bytesDelta: number) => void): Promise<MapResult> {
   const acc = new StatsAccumulator()
-  // The decoder and flow table are loaded only when indexing: plain mapping starts each worker faster.
-  const indexer = index ? new (await import('./flow-indexer.js')).FlowIndexer() : null
+  // The index builder is loaded only when indexing: plain mapping starts each worker faster.
+  const indexer = index ? new (await import('./flow-indexer.js')).FlowIndexer(acc) : null
   let error: string | null = null
   // Progress per buffer (MiB), not per record: the per-record path stays a bare accumulate.
   const progress = onProgress ? reader.progressHook(onProgress) : undefined
   try {
-    if (indexer) {
-      await reader.forEach((rec) => {
-        acc.add(rec)
-        indexer.add(rec)
-      }, progress)
-    } else {
-      await reader.summarize(acc, progress)
-    }
+    await reader.summarize(indexer ?? acc, progress)
   } catch (e) {
     error = describeError(e, path)
   } finally {

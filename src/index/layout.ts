@@ -15,7 +15,7 @@
  * Version 4 split v3's one value of all group offsets per file into blocks: a query read and decoded every group
  * offset of each file with a candidate, ~180 k per GB, however few groups it wanted.
  */
-import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, type FlowColumns, type FlowInfo} from './flow-table.js'
+import {FLAG_MACS, FLAG_MPLS_DEEP, FLAG_PORTS, FLAG_VLAN_DEEP, FLOW_KIND, W, type FlowColumns, type FlowInfo} from './flow-key.js'
 
 export const LAYOUT = 'v4'
 export const LAYOUT_VERSION = 4

@@ -5,7 +5,7 @@
  */
 import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
-import type {FlowInfo} from './flow-table.js'
+import type {FlowInfo} from './flow-key.js'
 import {
   FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix,
   groupBlockKey, groupsPrefix, metaKey, packedValue, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,

@@ -65,9 +65,9 @@ export interface HeaderAccumulator {
   /**
    * Takes the complete records from `pos` on whose caplen is at most layout.maxCaplen and whose fraction is below
    * one second, stopping at the first other one or the end of the bytes; returns the offset where it stopped.
-   * Header fields: seconds, fraction, caplen, original length (u32 each).
+   * Header fields: seconds, fraction, caplen, original length (u32 each). `base`: the file offset of view byte 0.
    */
-  addPcapRecords(view: DataView, pos: number, end: number, layout: PcapRecordLayout): number
+  addPcapRecords(view: DataView, pos: number, end: number, layout: PcapRecordLayout, base: number): number
 }
 
 export interface InterfaceInfo {
@@ -288,7 +288,7 @@ export class CaptureReader {
       maxCaplen: Math.min(this.caplenLimit, this.snaplen), linkType: this.pcapLinkType,
     }
     for (;;) {
-      this.pos = acc.addPcapRecords(this.view, this.pos, this.end, layout)
+      this.pos = acc.addPcapRecords(this.view, this.pos, this.end, layout, this.base)
       const r = this.parsePcapRecord()
       if (r === GOT) {
         acc.add(this.rec)

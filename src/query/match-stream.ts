@@ -2,7 +2,7 @@ import {CaptureReader, type PacketRecord, type ReaderState} from '../pcap/reader
 import {decode} from '../decode/decode.js'
 import {Fields} from '../decode/fields.js'
 import type {TimeWindow} from './time-window.js'
-import {GROUP_RECORDS} from '../index/flow-table.js'
+import {GROUP_RECORDS} from '../index/flow-key.js'
 import type {GroupOffsets} from './group-offsets.js'
 
 /** Candidate groups whose starts lie within this many bytes of a read's first one are fetched by the same read. */
