@@ -7,7 +7,7 @@ import {Level} from 'level'
 import type {ReaderState} from '../pcap/reader.js'
 import type {FlowInfo} from './flow-key.js'
 import {
-  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, fileIdText, fileKey, flowChunkKey, flowPrefix,
+  FLOWS_PER_CHUNK, LAYOUT, LAYOUT_VERSION, decodeAscending, decodeFlowChunk, decodePortBucket, fileIdText, fileKey, flowChunkKey, flowPrefix,
   groupBlockKey, groupsPrefix, metaKey, packedValue, pathKey, postingListKey, postingPrefix, type EncodedFileIndex,
 } from './layout.js'
 
@@ -31,6 +31,9 @@ export type NewIndexedFile = Omit<IndexedFile, 'id' | 'flows' | 'indexed_end'>
 
 /** Above this many blocks of group offsets, a file's are read as a key range rather than one by one. */
 const MANY_BLOCKS = 64
+
+/** Lowest and highest port of a port lookup. */
+export type PortRange = [number, number]
 
 type Batch = ({type: 'put'; key: string; value: Buffer} | {type: 'del'; key: string})[]
 
@@ -142,18 +145,22 @@ export class IndexStore {
   }
 
   /**
-   * The flow id lists (one per value, each ascending) per file id for field values in [from, to] (one value when
-   * `to` is omitted), e.g. all addresses of a CIDR. Only live files are returned.
+   * The flow id lists (one per value, each ascending) per file id for field values in [from, to], e.g. all
+   * addresses of a CIDR; for ports, the buckets in [from, to] and of their ports those in `ports`. Only live files
+   * are returned.
    */
-  async lookup(field: string, from: string, to = from, live: Set<string>): Promise<Map<string, Float64Array[]>> {
+  async lookup(field: string, from: string, to: string, live: Set<string>, ports?: PortRange): Promise<Map<string, Float64Array[]>> {
     const out = new Map<string, Float64Array[]>()
     const range = {gte: postingPrefix(field, from), lt: postingPrefix(field, to) + '\xff'}
     for await (const [key, value] of this.db.iterator(range)) {
       const fileId = key.slice(key.lastIndexOf('/') + 1)
       if (!live.has(fileId)) continue
+      const found = ports
+        ? decodePortBucket(value, ports[0], ports[1], parseInt(key.split('/')[3], 16))
+        : [decodeAscending(value)]
       const lists = out.get(fileId)
-      if (lists) lists.push(decodeAscending(value))
-      else out.set(fileId, [decodeAscending(value)])
+      if (lists) lists.push(...found)
+      else out.set(fileId, found)
     }
     return out
   }

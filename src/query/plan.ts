@@ -4,7 +4,7 @@
  * predicate can match, and anything the index cannot narrow soundly (`not`, lengths, times, ethertypes) is "all".
  */
 import type {Ast, Direction} from '../filter/ast.js'
-import type {IndexStore} from '../index/store.js'
+import type {IndexStore, PortRange} from '../index/store.js'
 import {DEEP, FIELD, hex, postingValue} from '../index/layout.js'
 import {intersectSorted, unionSorted} from './sorted-ids.js'
 
@@ -15,11 +15,14 @@ export const ALL = 'all' as const
 
 export type Plan =
   | {op: 'all'}
-  | {op: 'lookup'; field: string; from: string; to: string}
+  | {op: 'lookup'; field: string; from: string; to: string; ports?: PortRange}
   | {op: 'and' | 'or'; args: Plan[]}
 
 const all: Plan = {op: 'all'}
 const lookup = (field: string, from: string, to = from): Plan => ({op: 'lookup', field, from, to})
+/** Ports are posted in buckets: the lookup reads the buckets of the range and keeps the ports in it. */
+const portLookup = (field: string, ports: PortRange): Plan =>
+  ({op: 'lookup', field, from: postingValue(field, ports[0]), to: postingValue(field, ports[1]), ports})
 
 function directed(dir: Direction, src: Plan, dst: Plan): Plan {
   if (dir === 'src') return src
@@ -58,8 +61,8 @@ export function planFor(ast: Ast): Plan {
       return directed(ast.dir, lookup(FIELD.MAC_SRC, mac), lookup(FIELD.MAC_DST, mac))
     }
     case 'port': {
-      const ports = (field: string): Plan => lookup(field, postingValue(field, ast.low), postingValue(field, ast.high))
-      return directed(ast.dir, ports(FIELD.PORT_SRC), ports(FIELD.PORT_DST))
+      const range: PortRange = [ast.low, ast.high]
+      return directed(ast.dir, portLookup(FIELD.PORT_SRC, range), portLookup(FIELD.PORT_DST, range))
     }
     case 'ipProto':
       return lookup(FIELD.PROTO, postingValue(FIELD.PROTO, ast.protocol))
@@ -79,7 +82,7 @@ export async function candidates(plan: Plan, store: IndexStore, live: Set<string
     case 'all':
       return ALL
     case 'lookup': {
-      const found = await store.lookup(plan.field, plan.from, plan.to, live)
+      const found = await store.lookup(plan.field, plan.from, plan.to, live, plan.ports)
       return new Map([...found].map(([file, lists]) => [file, unionSorted(lists)]))
     }
     case 'or': {
