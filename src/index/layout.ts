@@ -264,8 +264,13 @@ export class VarintWriter {
   /** A 32-bit word as 4 bytes, little-endian. */
   word(n: number): void {
     this.room(4)
-    this.buf.writeInt32LE(n | 0, this.len)
-    this.len += 4
+    const b = this.buf
+    const p = this.len
+    b[p] = n
+    b[p + 1] = n >>> 8
+    b[p + 2] = n >>> 16
+    b[p + 3] = n >>> 24
+    this.len = p + 4
   }
 
   /** A copy of the value written since the last reset. */
@@ -323,7 +328,13 @@ function writeFlow(w: VarintWriter, c: FlowColumns, id: number): void {
   const from = c.groupStart[id]
   const to = c.groupStart[id + 1]
   w.uint(to - from)
-  writeAscending(w, c.groups, from, to)
+  // Not writeAscending: this loop sees only Uint32Arrays and stays monomorphic.
+  const groups = c.groups
+  let prev = 0
+  for (let i = from; i < to; i++) {
+    w.uint(groups[i] - prev)
+    prev = groups[i]
+  }
 }
 
 /** Flows [from, to) as one value: each record preceded by its length, so a reader can skip to the one it wants. */
