@@ -102,13 +102,17 @@ async function main() {
   console.log(`\nload average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${CORES} cores`)
   console.log(`\n${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`)
 
+  // The targets are for the job capinfos also does (metadata), i.e. --no-index; the index build has its own
+  // target (MB/s per core), which bench/query.mjs judges.
   const capinfos = cases.find((c) => c.name.startsWith('capinfos')).name
   for (const [label] of indexVariants) {
     const map = `map (${CORES} workers)${label}`
     const vsCapinfos = mbps(map) / mbps(capinfos)
     const vsCat = mbps(map) / mbps('cat > /dev/null')
-    console.log(`${map}: ${vsCapinfos.toFixed(2)}x capinfos (target >= 2: ${vsCapinfos >= 2 ? 'met' : 'MISSED'}), ` +
-      `${(vsCat * 100).toFixed(0)}% of cat (target >= 50%: ${vsCat >= 0.5 ? 'met' : 'MISSED'})`)
+    const judged = !label.includes('+index')
+    const verdict = (met) => (judged ? (met ? 'met' : 'MISSED') : 'not judged: the index build')
+    console.log(`${map}: ${vsCapinfos.toFixed(2)}x capinfos (target >= 2: ${verdict(vsCapinfos >= 2)}), ` +
+      `${(vsCat * 100).toFixed(0)}% of cat (target >= 50%: ${verdict(vsCat >= 0.5)})`)
   }
 }
 
