@@ -18,7 +18,8 @@
  *   addRecord(table, buf, dataStart, caplen, linkType, origLen, sec, nsec, offset, recordLen)
  *       any other record (pcapng, records split by the buffer end); sec < 0: no timestamp
  *   finish(table) -> {count, keys, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, groupStart, groups,
- *                     groupStarts}   (FlowColumns plus each record group's offset and the indexed end; frees)
+ *                     groupStarts}   (FlowColumns plus each record group's offset and the indexed end); the table's
+ *                     memory is freed, and adding to it afterwards is an error
  */
 #include <node_api.h>
 #include <stddef.h>
@@ -348,6 +349,7 @@ typedef struct {
   uint64_t records;
   double end;
   int failed; /* out of memory: reported by finish() */
+  int finished; /* finish() was called: the table is gone */
 } table_t;
 
 static void *grow(void *p, size_t *capacity, size_t element, size_t at_least, int *failed) {
@@ -502,16 +504,21 @@ static void file_record(table_t *t, const pending_t *r) {
 
 /* ---- N-API ---- */
 
-static void free_table(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  table_t *t = data;
+/* What the table holds; finish() lets go of it at once (a busy file's table is 100+ MB that V8 does not see). */
+static void release(table_t *t) {
   free(t->flows);
   free(t->slots);
   free(t->log_flow);
   free(t->log_group);
   free(t->group_starts);
-  free(t);
+  memset(t, 0, sizeof *t);
+}
+
+static void free_table(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release(data);
+  free(data);
 }
 
 static napi_value fail(napi_env env, const char *message) {
@@ -519,10 +526,11 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
-static table_t *get_table(napi_env env, napi_value value) {
-  void *t = NULL;
-  if (napi_get_value_external(env, value, &t) != napi_ok) return NULL;
-  return t;
+/* The table in `value`; NULL if it is not one, or (unless `finished_ok`) if finish() has let go of it. */
+static table_t *get_table(napi_env env, napi_value value, int finished_ok) {
+  table_t *t = NULL;
+  if (napi_get_value_external(env, value, (void **)&t) != napi_ok || t == NULL) return NULL;
+  return t->finished && !finished_ok ? NULL : t;
 }
 
 /* The bytes of a Buffer or Uint8Array (its data pointer is already moved by its byteOffset). */
@@ -565,7 +573,7 @@ static napi_value add_run(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  table_t *t = argc == 9 ? get_table(env, argv[0]) : NULL;
+  table_t *t = argc == 9 ? get_table(env, argv[0], 0) : NULL;
   const uint8_t *b;
   size_t length;
   bool le;
@@ -609,7 +617,7 @@ static napi_value add_record(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  table_t *t = argc == 10 ? get_table(env, argv[0]) : NULL;
+  table_t *t = argc == 10 ? get_table(env, argv[0], 0) : NULL;
   const uint8_t *b;
   size_t length;
   double n[8]; /* dataStart, caplen, linkType, origLen, sec, nsec, offset, recordLen */
@@ -655,9 +663,14 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  table_t *t = argc == 1 ? get_table(env, argv[0]) : NULL;
+  table_t *t = argc == 1 ? get_table(env, argv[0], 1) : NULL;
   if (!t) return fail(env, "finish(table): bad arguments");
-  if (t->failed) return fail(env, "index_native: out of memory while building the flow table");
+  if (t->finished) return fail(env, "finish(table): the table was already finished");
+  if (t->failed) {
+    release(t);
+    t->finished = 1;
+    return fail(env, "index_native: out of memory while building the flow table");
+  }
   size_t n = t->count;
   /* Each flow's record groups: a counting sort over the log keeps file order within a flow. */
   uint32_t *start = calloc(n + 1, sizeof *start);
@@ -698,6 +711,8 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   free(start);
   free(groups);
   free(keys);
+  release(t);
+  t->finished = 1;
   if (!out) return fail(env, "index_native: out of memory while encoding the flow table");
   return out;
 }

@@ -9,7 +9,7 @@ import {CORPUS, HAVE_SHARED, SHARED, capturesIn, tempDir} from './helpers.js'
 import {ReferenceFlows} from './support/reference-flows.js'
 import {StatsAccumulator} from '../src/dataset/file-stats.js'
 import {FlowIndexer, type FileFlows} from '../src/dataset/flow-indexer.js'
-import {CaptureReader} from '../src/pcap/reader.js'
+import {CaptureReader, PacketRecord} from '../src/pcap/reader.js'
 import {W} from '../src/index/flow-key.js'
 
 /** Native flows of `path` (read as map reads: runs of records in bulk) and the reference flows of the same records. */
@@ -202,4 +202,13 @@ test('native flows equal the JavaScript decoder\'s on random header chains cut a
     assertSameFlows(both.got, both.want, path)
     assert.ok(both.got.count > 1000, `link type ${linkType}: only ${both.got.count} flows`)
   }
+})
+
+test('a finished flow table lets go of its memory: using it again is an error, not a crash', async () => {
+  const indexer = new FlowIndexer(new StatsAccumulator())
+  const rec = Object.assign(new PacketRecord(), {buf: Buffer.alloc(60), caplen: 60, origLen: 60, linkType: 1, offset: 24, recordLen: 76})
+  indexer.add(rec)
+  assert.equal(indexer.finish().count, 1)
+  assert.throws(() => indexer.finish(), /already finished/)
+  assert.throws(() => indexer.add(rec), /bad arguments/)
 })
