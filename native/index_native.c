@@ -188,12 +188,54 @@ static void decode_ethertype(const uint8_t *b, size_t off, size_t end, uint32_t 
   }
 }
 
-static void read_macs(const uint8_t *b, size_t off, packet_t *f) {
-  f->mac_dst_hi = be16(b, off);
-  f->mac_dst_lo = be32(b, off + 2);
-  f->mac_src_hi = be16(b, off + 6);
-  f->mac_src_lo = be32(b, off + 8);
+static void read_mac(const uint8_t *b, size_t dst, size_t src, packet_t *f) {
+  f->mac_dst_hi = be16(b, dst);
+  f->mac_dst_lo = be32(b, dst + 2);
+  f->mac_src_hi = be16(b, src);
+  f->mac_src_lo = be32(b, src + 2);
   f->layers |= L_MAC;
+}
+
+static void read_macs(const uint8_t *b, size_t off, packet_t *f) { read_mac(b, off, off + 6, f); }
+
+static inline uint32_t le16(const uint8_t *b, size_t at) { return (uint32_t)b[at + 1] << 8 | b[at]; }
+
+/* 802.11: SA/DA by the DS bits; the LLC/SNAP payload of unprotected data frames that carry data. */
+static void decode_wlan(const uint8_t *b, size_t off, size_t end, packet_t *f) {
+  if (off + 24 > end) return;
+  uint32_t fc0 = b[off], fc1 = b[off + 1], type = (fc0 >> 2) & 3;
+  if (type == 0) {
+    read_mac(b, off + 4, off + 10, f);
+    return;
+  }
+  if (type != 2) return;
+  uint32_t to_ds = fc1 & 1, from_ds = fc1 & 2;
+  size_t header = 24;
+  if (to_ds && from_ds) header += 6;
+  if (off + header > end) return;
+  read_mac(b, off + (to_ds ? 16 : 4), off + (from_ds ? (to_ds ? 24 : 16) : 10), f);
+  uint32_t subtype = fc0 >> 4;
+  if (subtype & 0x8) header += 2;
+  if ((subtype & 0x4) || (fc1 & 0x40)) return;
+  size_t llc = off + header;
+  if (llc + 8 <= end && b[llc] == 0xaa && b[llc + 1] == 0xaa && b[llc + 2] == 0x03) {
+    decode_ethertype(b, llc + 8, end, be16(b, llc + 6), f);
+  }
+}
+
+/* NFLOG: the payload attribute (type 9) holds an IP packet of the header's family. */
+static void decode_nflog(const uint8_t *b, size_t off, size_t end, packet_t *f) {
+  if (off + 4 > end) return;
+  uint32_t type = b[off] == 2 ? 0x0800 : b[off] == 10 ? 0x86dd : 0;
+  for (size_t p = off + 4; p + 4 <= end;) {
+    size_t length = le16(b, p);
+    if (length < 4) return;
+    if (le16(b, p + 2) == 9) {
+      decode_ethertype(b, p + 4, p + length < end ? p + length : end, type, f);
+      return;
+    }
+    p += (length + 3) & ~(size_t)3;
+  }
 }
 
 static uint32_t family_to_ethertype(uint32_t family) {
@@ -214,17 +256,19 @@ static uint32_t ppp_to_ethertype(uint32_t protocol) {
   }
 }
 
+static void decode_packet_ethernet(const uint8_t *b, size_t off, size_t end, packet_t *f) {
+  if (off + 14 > end) return;
+  read_macs(b, off, f);
+  decode_ethertype(b, off + 14, end, be16(b, off + 12), f);
+}
+
 static void decode_packet(const uint8_t *b, size_t off, size_t end, uint32_t link_type, packet_t *f) {
   f->layers = 0;
   f->ether_type = 0;
   f->vlan_count = 0;
   f->mpls_count = 0;
   switch (link_type) {
-    case 1: /* Ethernet */
-      if (off + 14 > end) return;
-      read_macs(b, off, f);
-      decode_ethertype(b, off + 14, end, be16(b, off + 12), f);
-      return;
+    case 1: decode_packet_ethernet(b, off, end, f); return;
     case 10: { /* FDDI: frame control, MACs, then only SNAP-encapsulated payloads */
       if (off + 13 > end) return;
       read_macs(b, off + 1, f);
@@ -272,6 +316,20 @@ static void decode_packet(const uint8_t *b, size_t off, size_t end, uint32_t lin
       decode_ethertype(b, p, end, ppp_to_ethertype(protocol), f);
       return;
     }
+    case 105: decode_wlan(b, off, end, f); return;
+    case 127: /* radiotap: little-endian length, then 802.11 */
+      if (off + 8 > end) return;
+      decode_wlan(b, off + le16(b, off + 2), end, f);
+      return;
+    case 192: { /* PPI: little-endian length and the link type inside (802.11 or Ethernet) */
+      if (off + 8 > end) return;
+      size_t payload = off + le16(b, off + 2);
+      uint32_t dlt = le32(b, off + 4);
+      if (dlt == 105) decode_wlan(b, payload, end, f);
+      else if (dlt == 1) decode_packet_ethernet(b, payload, end, f);
+      return;
+    }
+    case 239: decode_nflog(b, off, end, f); return;
     case 104: /* Cisco HDLC */
       if (off + 4 > end) return;
       decode_ethertype(b, off + 4, end, be16(b, off + 2), f);

@@ -35,6 +35,17 @@ const ipv6 = (next: number, payload: string) =>
 const udp = (sport: number, dport: number, payload = '') => `${h16(sport)}${h16(dport)}${h16(8 + payload.length / 2)}0000${payload}`
 const tcp = (sport: number, dport: number) => `${h16(sport)}${h16(dport)}000000010000000050020000aaaa0000`
 
+/** A locally administered address 02:00:00:00:00:0n. */
+const ADDR = (n: number) => `02000000000${n}`
+const WLAN_ADDR4 = ADDR(4)
+/** An 802.11 data frame header with frame control `fc` (hex, byte 0 first): addresses 1-3, then `extra` (address 4, QoS), LLC/SNAP. */
+const wlan = (fc: string, extra = '', type = '0800') => `${fc}0000${ADDR(1)}${ADDR(2)}${ADDR(3)}0000${extra}aaaa03000000${type}`
+/** An NFLOG payload attribute (type 9; little-endian length including its 4-byte header). */
+const nflogPayload = (packet: string) => {
+  const len = 4 + packet.length / 2
+  return `${(len & 0xff).toString(16).padStart(2, '0')}${(len >> 8).toString(16).padStart(2, '0')}0900${packet}`
+}
+
 function decodeHex(linkType: number, hex: string, f = new Fields()): Fields {
   const buf = Buffer.from(hex.replace(/\s/g, ''), 'hex')
   decode(buf, 0, buf.length, linkType, f, buf.length + 4)
@@ -168,6 +179,14 @@ test('every supported link type reaches the network layer', () => {
     ['PPP_HDLC', LINKTYPE.PPP_HDLC, `ff030021${ip}`, 4],
     ['Cisco HDLC', LINKTYPE.C_HDLC, `0f000800${ip}`, 4],
     ['FDDI with SNAP', LINKTYPE.FDDI, `50${MAC_DST}${MAC_SRC}aaaa030000000800${ip}`, 4],
+    ['802.11 QoS data to the DS', LINKTYPE.IEEE802_11, wlan('8801', '0000') + ip, 4],
+    ['802.11 data from the DS', LINKTYPE.IEEE802_11, wlan('0802', '', '86dd') + ip6, 6],
+    ['802.11 data between two DSes (four addresses)', LINKTYPE.IEEE802_11, wlan('0803', WLAN_ADDR4) + ip, 4],
+    ['radiotap', LINKTYPE.IEEE802_11_RADIOTAP, `00000c00 00000000 11223344 ${wlan('0801')}${ip}`, 4],
+    ['PPI with 802.11', LINKTYPE.PPI, `00000800 69000000 ${wlan('0801')}${ip}`, 4],
+    ['PPI with Ethernet', LINKTYPE.PPI, `00000800 01000000 ${eth('0800', ip)}`, 4],
+    ['NFLOG, IPv4 after another attribute', LINKTYPE.NFLOG, `02000000 0500 0100 aa000000 ${nflogPayload(ip)}`, 4],
+    ['NFLOG, IPv6', LINKTYPE.NFLOG, `0a000000 ${nflogPayload(ip6)}`, 6],
   ]
   for (const [name, linkType, hex, version] of cases) {
     const f = decodeHex(linkType, hex)
@@ -182,7 +201,18 @@ test('every supported link type reaches the network layer', () => {
   const mplsOverPpp = decodeHex(LINKTYPE.PPP, `ff030281${label(100704, true)}${ip}`)
   assert.deepEqual([...mplsOverPpp.mplsLabels.slice(0, 1)], [100704])
   assert.equal(mplsOverPpp.ipVersion, 4)
-  assert.equal(decodeHex(LINKTYPE.IEEE802_11_RADIOTAP, ip).layers, 0, 'unsupported link types decode to nothing')
+  assert.equal(decodeHex(195, ip).layers, 0, 'unsupported link types (802.15.4 here) decode to nothing')
+  // 802.11 addresses as tcpdump's ether src/dst read them: SA and DA move with the DS bits; control frames have none.
+  const toDs = decodeHex(LINKTYPE.IEEE802_11, wlan('0801') + ip)
+  assert.deepEqual([macText(toDs.macSrcHi, toDs.macSrcLo), macText(toDs.macDstHi, toDs.macDstLo)], ['02:00:00:00:00:02', '02:00:00:00:00:03'])
+  const bridged = decodeHex(LINKTYPE.IEEE802_11, wlan('0803', WLAN_ADDR4) + ip)
+  assert.deepEqual([macText(bridged.macSrcHi, bridged.macSrcLo), macText(bridged.macDstHi, bridged.macDstLo)], ['02:00:00:00:00:04', '02:00:00:00:00:03'])
+  const beacon = decodeHex(LINKTYPE.IEEE802_11, `8000 0000 ffffffffffff ${ADDR(2)} ${ADDR(2)} 0000 ${'00'.repeat(12)}`)
+  assert.equal(beacon.layers & (LAYER.MAC | LAYER.IPV4), LAYER.MAC)
+  assert.equal(macText(beacon.macDstHi, beacon.macDstLo), 'ff:ff:ff:ff:ff:ff')
+  assert.equal(decodeHex(LINKTYPE.IEEE802_11, `d400 0000 ${ADDR(1)}`).layers & LAYER.MAC, 0, 'an ACK has no SA/DA')
+  assert.equal(decodeHex(LINKTYPE.IEEE802_11, wlan('0841') + ip).layers & LAYER.IPV4, 0, 'a protected frame is not read')
+  assert.equal(decodeHex(LINKTYPE.IEEE802_11, wlan('4801') + ip).layers & LAYER.IPV4, 0, 'a null function carries no data')
   assert.equal(decodeHex(LINKTYPE.RAW, `55${ip.slice(2)}`).ipVersion, 0, 'raw IP with version 5 is not IP')
 })
 
@@ -191,6 +221,8 @@ test('every prefix of a packet decodes without throwing, to a subset of the full
     [LINKTYPE.ETHERNET, eth('88a8', `${h16(100)}8847${label(29, true)}${ipv6(0, `2c00${'0'.repeat(12)}0600000000000001${tcp(1, 2)}`)}`)],
     [LINKTYPE.ETHERNET, eth('0806', `000108000604 0001 ${MAC_SRC} ${ip4hex('192.0.2.1')} 000000000000 ${ip4hex('192.0.2.2')}`)],
     [LINKTYPE.PPP, `ff030021${ipv4(17, udp(1, 4789, `08000000${'00123400'}`))}`],
+    [LINKTYPE.IEEE802_11_RADIOTAP, `00000c00 00000000 11223344 ${wlan('8803', `${WLAN_ADDR4}0000`)}${ipv4(6, tcp(1, 2))}`],
+    [LINKTYPE.NFLOG, `02000000 0500 0100 aa000000 ${nflogPayload(ipv4(17, udp(1, 2)))}`],
   ]
   for (const [linkType, hex] of packets) {
     const full = Buffer.from(hex.replace(/\s/g, ''), 'hex')
@@ -286,6 +318,9 @@ const TRANSPORTS: Record<string, {layer: number; protocol: number}> = {
   icmp: {layer: LAYER.ICMP, protocol: 1}, icmpv6: {layer: LAYER.ICMPV6, protocol: 58},
 }
 
+/** tshark's protocol tokens of headers between the link layer and the network layer, which name no field we check. */
+const PASSED_THROUGH = new Set(['ethertype', 'llc', 'radiotap', 'wlan_radio', 'wlan', 'ppi', 'nflog'])
+
 /**
  * What tshark says about the OUTER headers of one packet, in our terms. frame.protocols orders the layers; a
  * field's first occurrence belongs to the outermost header that has it, which is the one we decode unless an inner
@@ -311,7 +346,7 @@ function expectedFrom(row: TsharkRow): Record<string, unknown> {
       // One token stands for the whole stack: it ends at the first bottom-of-stack flag.
       do labels.push(Number(row['mpls.label'][labels.length]))
       while (row['mpls.bottom'][labels.length - 1] === '0' && labels.length < row['mpls.label'].length)
-    } else if (t !== 'ethertype' && t !== 'llc') {
+    } else if (!PASSED_THROUGH.has(t)) {
       break
     }
   }

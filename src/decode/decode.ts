@@ -1,7 +1,8 @@
 import {LINKTYPE} from '../pcap/linktype.js'
 import type {Fields} from './fields.js'
 import {
-  decodeCiscoHdlc, decodeEthernet, decodeFddi, decodeFixedIp, decodeNull, decodePpp, decodeRawIp, decodeSll, decodeSll2,
+  decodeCiscoHdlc, decodeEthernet, decodeFddi, decodeFixedIp, decodeNflog, decodeNull, decodePpi, decodePpp, decodeRadiotap,
+  decodeRawIp, decodeSll, decodeSll2, decodeWlan,
 } from './link.js'
 import {ETHERTYPE} from './protocols.js'
 
@@ -9,7 +10,7 @@ import {ETHERTYPE} from './protocols.js'
 export const DECODED_LINK_TYPES: ReadonlySet<number> = new Set([
   LINKTYPE.ETHERNET, LINKTYPE.FDDI, LINKTYPE.LINUX_SLL, LINKTYPE.LINUX_SLL2, LINKTYPE.NULL, LINKTYPE.LOOP,
   LINKTYPE.RAW, LINKTYPE.RAW_OLD, LINKTYPE.RAW_OLD2, LINKTYPE.IPV4, LINKTYPE.IPV6, LINKTYPE.PPP,
-  LINKTYPE.PPP_HDLC, LINKTYPE.C_HDLC,
+  LINKTYPE.PPP_HDLC, LINKTYPE.C_HDLC, LINKTYPE.IEEE802_11, LINKTYPE.IEEE802_11_RADIOTAP, LINKTYPE.PPI, LINKTYPE.NFLOG,
 ])
 
 /**
@@ -48,6 +49,10 @@ export function decode(
     case LINKTYPE.PPP:
     case LINKTYPE.PPP_HDLC: decodePpp(buf, start, end, f); break
     case LINKTYPE.C_HDLC: decodeCiscoHdlc(buf, start, end, f); break
+    case LINKTYPE.IEEE802_11: decodeWlan(buf, start, end, f); break
+    case LINKTYPE.IEEE802_11_RADIOTAP: decodeRadiotap(buf, start, end, f); break
+    case LINKTYPE.PPI: decodePpi(buf, start, end, f); break
+    case LINKTYPE.NFLOG: decodeNflog(buf, start, end, f); break
   }
   return f.layers
 }

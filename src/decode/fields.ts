@@ -10,7 +10,7 @@
 export const LAYER = {
   /** The link-layer header of a supported link type was complete. */
   LINK: 1 << 0,
-  /** macSrc* / macDst* hold the frame's MAC addresses (Ethernet, FDDI). */
+  /** macSrc* / macDst* hold the frame's source and destination MAC addresses (Ethernet, FDDI, 802.11 SA/DA). */
   MAC: 1 << 1,
   /** At least one 802.1Q/802.1ad tag: vlanIds, vlanCount. */
   VLAN: 1 << 2,

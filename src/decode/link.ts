@@ -15,6 +15,17 @@ const SLL2_HEADER = 20
 const NULL_HEADER = 4
 const PPP_ADDRESS_CONTROL = 0xff03
 const C_HDLC_HEADER = 4
+const WLAN_HEADER = 24 // frame control, duration, three addresses, sequence control
+const WLAN_ADDR4 = 6
+const WLAN_QOS = 2
+const RADIOTAP_MIN = 8
+const PPI_MIN = 8
+const PPI_DLT_802_11 = 105
+const PPI_DLT_ETHERNET = 1
+const NFLOG_HEADER = 4 // family, version, resource id
+const NFLOG_TLV_HEADER = 4 // length (little-endian, header included), type
+const NFULA_PAYLOAD = 9
+const AF_INET6_LINUX = 10
 
 export function decodeEthernet(buf: Uint8Array, off: number, end: number, f: Fields): void {
   if (off + ETHERNET_HEADER > end) return
@@ -129,10 +140,85 @@ export function decodeCiscoHdlc(buf: Uint8Array, off: number, end: number, f: Fi
   decodeEtherType(buf, off + C_HDLC_HEADER, end, u16(buf, off + 2), f)
 }
 
-function readMacs(buf: Uint8Array, off: number, f: Fields): void {
-  f.macDstHi = u16(buf, off)
-  f.macDstLo = u32(buf, off + 2)
-  f.macSrcHi = u16(buf, off + 6)
-  f.macSrcLo = u32(buf, off + 8)
+/**
+ * IEEE 802.11. Management and data frames carry addresses; tcpdump's `ether src/dst` read the source and
+ * destination address (SA/DA), which move with the To DS / From DS bits; control frames have none. Data frames that
+ * carry data (not null functions) and are not protected get their LLC/SNAP payload decoded; the header grows by
+ * the fourth address (To DS and From DS) and the QoS control field. Management and other frames stop at the
+ * addresses, as tcpdump's `ip` would not match them.
+ */
+export function decodeWlan(buf: Uint8Array, off: number, end: number, f: Fields): void {
+  if (off + WLAN_HEADER > end) return
+  f.layers |= LAYER.LINK
+  const fc0 = buf[off]
+  const fc1 = buf[off + 1]
+  const type = (fc0 >> 2) & 3
+  if (type === 0) {
+    readMac(buf, off + 4, off + 10, f) // DA = address 1, SA = address 2
+    return
+  }
+  if (type !== 2) return
+  const toDs = fc1 & 1
+  const fromDs = fc1 & 2
+  let header = WLAN_HEADER
+  if (toDs && fromDs) header += WLAN_ADDR4
+  if (off + header > end) return
+  // DA: address 1, or 3 when going to the distribution system; SA: address 2, 3 coming from it, 4 over a bridge.
+  readMac(buf, off + (toDs ? 16 : 4), off + (fromDs ? (toDs ? 24 : 16) : 10), f)
+  const subtype = fc0 >> 4
+  if (subtype & 0x8) header += WLAN_QOS
+  if ((subtype & 0x4) !== 0 || (fc1 & 0x40) !== 0) return // no data, or encrypted
+  const llc = off + header
+  if (llc + LLC_SNAP_HEADER <= end && buf[llc] === 0xaa && buf[llc + 1] === 0xaa && buf[llc + 2] === 0x03) {
+    decodeEtherType(buf, llc + LLC_SNAP_HEADER, end, u16(buf, llc + 6), f)
+  }
+}
+
+/** Radiotap: a little-endian header length, then the 802.11 frame. */
+export function decodeRadiotap(buf: Uint8Array, off: number, end: number, f: Fields): void {
+  if (off + RADIOTAP_MIN > end) return
+  decodeWlan(buf, off + (buf[off + 2] | (buf[off + 3] << 8)), end, f)
+}
+
+/** PPI: a little-endian header length and the link type that follows (802.11 or Ethernet). */
+export function decodePpi(buf: Uint8Array, off: number, end: number, f: Fields): void {
+  if (off + PPI_MIN > end) return
+  const payload = off + (buf[off + 2] | (buf[off + 3] << 8))
+  const dlt = (buf[off + 4] | (buf[off + 5] << 8) | (buf[off + 6] << 16) | (buf[off + 7] << 24)) >>> 0
+  if (dlt === PPI_DLT_802_11) decodeWlan(buf, payload, end, f)
+  else if (dlt === PPI_DLT_ETHERNET) decodeEthernet(buf, payload, end, f)
+}
+
+/**
+ * Linux NFLOG: the address family, then type-length-value attributes (lengths little-endian, including their header,
+ * padded to 4 bytes); the packet is the payload attribute's value, an IPv4 or IPv6 packet by the family.
+ * tcpdump cannot filter this link type at all.
+ */
+export function decodeNflog(buf: Uint8Array, off: number, end: number, f: Fields): void {
+  if (off + NFLOG_HEADER > end) return
+  f.layers |= LAYER.LINK
+  const family = buf[off]
+  const type = family === AF_INET ? ETHERTYPE.IPV4 : family === AF_INET6_LINUX ? ETHERTYPE.IPV6 : 0
+  for (let p = off + NFLOG_HEADER; p + NFLOG_TLV_HEADER <= end;) {
+    const length = buf[p] | (buf[p + 1] << 8)
+    if (length < NFLOG_TLV_HEADER) return
+    if ((buf[p + 2] | (buf[p + 3] << 8)) === NFULA_PAYLOAD) {
+      decodeEtherType(buf, p + NFLOG_TLV_HEADER, Math.min(end, p + length), type, f)
+      return
+    }
+    p += (length + 3) & ~3
+  }
+}
+
+/** Destination and source MAC at the given offsets. */
+function readMac(buf: Uint8Array, dst: number, src: number, f: Fields): void {
+  f.macDstHi = u16(buf, dst)
+  f.macDstLo = u32(buf, dst + 2)
+  f.macSrcHi = u16(buf, src)
+  f.macSrcLo = u32(buf, src + 2)
   f.layers |= LAYER.MAC
+}
+
+function readMacs(buf: Uint8Array, off: number, f: Fields): void {
+  readMac(buf, off, off + 6, f)
 }

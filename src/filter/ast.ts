@@ -35,7 +35,11 @@
  *   protocol addresses; tcpdump reads fixed offsets 14 and 24, the same for Ethernet/IPv4), PPP with or without the
  *   FF 03 framing and with compressed protocol fields (tcpdump assumes FF 03 and 2 bytes), FDDI only with LLC/SNAP;
  *   an IPv4 header length below 20 bytes hides the transport header (tcpdump reads ports at 4 × IHL anyway).
- *   BSD loopback's address family is accepted in either byte order (tcpdump assumes the file's).
+ *   BSD loopback's address family is accepted in either byte order (tcpdump assumes the file's). 802.11 data
+ *   frames with four addresses (between two distribution systems) have their fourth address skipped (libpcap's
+ *   header length leaves it out), and IP is read only behind an LLC/SNAP header of an unprotected data frame
+ *   (libpcap checks just the type field where SNAP's would be). `ether src/dst` on 802.11 are SA/DA, as in tcpdump.
+ *   NFLOG is decoded (tcpdump cannot filter it).
  * - Cut-short packets. A primitive whose header bytes were not captured is false, and its negation true; tcpdump's
  *   BPF instead rejects the whole packet as soon as any test reads past the captured bytes (so there `not ip` is
  *   false for a frame cut inside its Ethernet header).
