@@ -9,6 +9,7 @@ import {HAVE_SHARED, SHARED, capturesIn, hasTool, tempDir} from './helpers.js'
 import {CaptureReader, type PacketRecord} from '../src/pcap/reader.js'
 import {AtomicFileSink, PcapWriter} from '../src/pcap/writer.js'
 import {decode, DECODED_LINK_TYPES} from '../src/decode/decode.js'
+import {LINKTYPE} from '../src/pcap/linktype.js'
 import {Fields, LAYER} from '../src/decode/fields.js'
 import {IPPROTO} from '../src/decode/protocols.js'
 import {type Ast, compileFilter, FilterSyntaxError, type PacketPredicate, parseFilter} from '../src/filter/index.js'
@@ -413,16 +414,37 @@ async function gatherCorpus(predicates: PacketPredicate[], dir: string): Promise
 
 /**
  * Packets where tcpdump's answer differs from ours by design (ast.ts):
- * - the link header itself was not captured: our negations hold, tcpdump's BPF rejects anything that reads it;
+ * - the link header itself was not captured, or an 802.11 data frame ends before its LLC header: our negations hold,
+ *   tcpdump's BPF rejects anything that reads there;
  * - IPv6 packets with extension headers in front of the upper layer: our `tcp`/`port`/`proto` look behind them and
  *   tcpdump's do not (asserted separately above). Non-first fragments stay comparable: there tcpdump's look behind
  *   one fragment header agrees with us.
  */
 function comparable(rec: PacketRecord, f: Fields): boolean {
-  if ((f.layers & LAYER.LINK) === 0) return false
+  if ((f.layers & LAYER.LINK) === 0 || wlanDataWithoutLlc(rec)) return false
   if ((f.layers & LAYER.IPV6) === 0) return true
   const firstNext = rec.buf[f.l3Offset + 6]
   return firstNext === f.ipProto || (firstNext === IPPROTO.FRAGMENT && f.fragOffset !== 0)
+}
+
+/**
+ * An 802.11 data frame (bare, behind radiotap or behind PPI) too short for its LLC/SNAP header: tcpdump's BPF reads
+ * the type field there for every network-layer test, and rejects the frame when it is not captured (even for `not`).
+ */
+function wlanDataWithoutLlc(rec: PacketRecord): boolean {
+  const b = rec.buf
+  const start = rec.dataStart
+  const end = start + rec.caplen
+  let at = start
+  if (rec.linkType === LINKTYPE.IEEE802_11_RADIOTAP || rec.linkType === LINKTYPE.PPI) {
+    if (rec.caplen < 8 || (rec.linkType === LINKTYPE.PPI && b.readUInt32LE(start + 4) !== LINKTYPE.IEEE802_11)) return false
+    at += b.readUInt16LE(start + 2)
+  } else if (rec.linkType !== LINKTYPE.IEEE802_11) {
+    return false
+  }
+  if (at + 2 > end || ((b[at] >> 2) & 3) !== 2) return false
+  const header = 24 + ((b[at + 1] & 3) === 3 ? 6 : 0) + (b[at] & 0x80 ? 2 : 0)
+  return at + header + 8 > end
 }
 
 /** tcpdump's filter for one group: one `vlan`/`mpls` per tag/label moves its offsets onto the layer we test. */
