@@ -25,7 +25,8 @@ and/&&, or/||, not/!, parentheses, and Stenographer's before/after TIME (RFC 333
 
 Deliberate differences from tcpdump: every primitive looks inside any depth of VLAN tags and MPLS labels (tcpdump
 needs "vlan and host X"); "vlan 10" matches any tag in the stack; ports and protocols are found behind IPv6
-extension headers; a primitive whose header was cut by the snap length is false (its negation true).
+extension headers; a primitive whose header was cut by the snap length is false (its negation true). Wi-Fi
+(802.11, radiotap, PPI) and NFLOG captures are decoded too: on 802.11, ether src/dst are the frames' SA/DA.
 
 Output: pcap when it goes to a file or a pipe (so \`| tshark -r -\` works), text on a terminal; pcapng when the
 matching files mix link types. Packets come out in global time order across files.
