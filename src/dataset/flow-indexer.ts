@@ -25,7 +25,7 @@ function indexNative(): IndexNative {
   try {
     native ??= createRequire(import.meta.url)('../../native/build/Release/index_native.node') as IndexNative
   } catch (e) {
-    throw new Error(`the index builder (native/index_native.c) is not built: run \`npm run build\` (${(e as Error).message})`)
+    throw new Error(`the index builder (native/index_native.c) is not built: run \`npm run build\`, or map with --no-index (${(e as Error).message.split('\n')[0]})`)
   }
   return native
 }
