@@ -2,7 +2,7 @@
  * Key layout of the LevelDB index (version 5). Every key starts with the layout version, so a newer layout can
  * live beside (and replace) an older one: opening an index for writing drops the keys of older layouts.
  *
- *   v5/meta                              {"version":4,"nextFileId":N}
+ *   v5/meta                              {"version":5,"nextFileId":N}
  *   v5/p/<path>                          file id (the live entry for that path)
  *   v5/f/<fileId>                        file record (JSON): size, mtime, times, reader state, end of indexed records
  *   v5/fp/<fileId>                       the "field/value" names of the file's postings (to delete them)
@@ -93,10 +93,7 @@ export function decodePortBucket(value: Uint8Array, low: number, high: number, b
       for (let i = 0; i < n; i++) r.uint()
       continue
     }
-    const ids = new Float64Array(n)
-    let prev = 0
-    for (let i = 0; i < n; i++) ids[i] = prev += r.uint()
-    out.push(ids)
+    out.push(r.ascending(n))
   }
   return out
 }
@@ -305,6 +302,14 @@ export class VarintReader {
       scale *= 128
     }
   }
+
+  /** `n` ascending numbers written as varint deltas (see writeAscending). */
+  ascending(n: number): Float64Array {
+    const out = new Float64Array(n)
+    let prev = 0
+    for (let i = 0; i < n; i++) out[i] = prev += this.uint()
+    return out
+  }
 }
 
 const flowScratch = new VarintWriter()
@@ -369,10 +374,7 @@ function decodeFlow(value: Uint8Array): FlowInfo {
   const firstNsec = r.uint()
   const lastSec = r.uint() - 1
   const lastNsec = r.uint()
-  const n = r.uint()
-  const groups = new Float64Array(n)
-  let prev = 0
-  for (let i = 0; i < n; i++) groups[i] = prev += r.uint()
+  const groups = r.ascending(r.uint())
   return {key, packets, bytes, firstSec, firstNsec, lastSec, lastNsec, groups}
 }
 
