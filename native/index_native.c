@@ -627,16 +627,27 @@ static int get_numbers(napi_env env, const napi_value *argv, size_t from, size_t
   return 1;
 }
 
-static napi_value add_run(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+/*
+ * The arguments of addRun and addRecord: exactly `want` of them into argv, the first a live table (returned), the
+ * second bytes (into *b, *length). NULL when they are not that.
+ */
+static table_t *table_and_bytes(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
+                                const uint8_t **b, size_t *length) {
+  size_t argc = want;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  table_t *t = argc == 9 ? get_table(env, argv[0], 0) : NULL;
+  if (argc != want) return NULL;
+  table_t *t = get_table(env, argv[0], 0);
+  return t && get_bytes(env, argv[1], b, length) ? t : NULL;
+}
+
+static napi_value add_run(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
   const uint8_t *b;
   size_t length;
+  table_t *t = table_and_bytes(env, info, 9, argv, &b, &length);
   bool le;
   double at[3], n[3]; /* pos, end, base; fraction scale, header length, link type */
-  if (!t || !get_bytes(env, argv[1], &b, &length) || !get_numbers(env, argv, 2, 3, at) ||
+  if (!t || !get_numbers(env, argv, 2, 3, at) ||
       napi_get_value_bool(env, argv[5], &le) != napi_ok || !get_numbers(env, argv, 6, 3, n) || at[0] < 0 ||
       at[1] < at[0] || at[1] > (double)length || n[1] < 16) {
     return fail(env, "addRun(table, bytes, pos, end, base, littleEndian, fractionScale, headerLength, linkType): bad arguments");
@@ -672,14 +683,12 @@ static napi_value add_run(napi_env env, napi_callback_info info) {
 }
 
 static napi_value add_record(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
   napi_value argv[10];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  table_t *t = argc == 10 ? get_table(env, argv[0], 0) : NULL;
   const uint8_t *b;
   size_t length;
+  table_t *t = table_and_bytes(env, info, 10, argv, &b, &length);
   double n[8]; /* dataStart, caplen, linkType, origLen, sec, nsec, offset, recordLen */
-  if (!t || !get_bytes(env, argv[1], &b, &length) || !get_numbers(env, argv, 2, 8, n) || n[0] < 0 || n[1] < 0 ||
+  if (!t || !get_numbers(env, argv, 2, 8, n) || n[0] < 0 || n[1] < 0 ||
       n[0] > (double)length) {
     return fail(env, "addRecord(table, buf, dataStart, caplen, linkType, origLen, sec, nsec, offset, recordLen): bad arguments");
   }
@@ -694,27 +703,62 @@ static napi_value add_record(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* A new typed array of `count` elements copied from `from` (which may be NULL when count is 0). */
-static napi_value typed_copy(napi_env env, napi_typedarray_type type, size_t element, const void *from, size_t count) {
-  void *data;
+/* A new typed array of `count` elements whose memory the caller fills through *data; NULL if it cannot be made. */
+static napi_value new_typed(napi_env env, napi_typedarray_type type, size_t element, size_t count, void **data) {
   napi_value buffer, out;
-  if (napi_create_arraybuffer(env, count * element, &data, &buffer) != napi_ok) return NULL;
-  if (count) memcpy(data, from, count * element);
+  if (napi_create_arraybuffer(env, count * element, data, &buffer) != napi_ok) return NULL;
   if (napi_create_typedarray(env, type, count, buffer, 0, &out) != napi_ok) return NULL;
   return out;
 }
 
-static napi_value column(napi_env env, table_t *t, size_t field) {
-  double *values = malloc((t->count ? t->count : 1) * sizeof *values);
-  if (!values) return NULL;
-  for (size_t id = 0; id < t->count; id++) values[id] = *(double *)((char *)&t->flows[id] + field);
-  napi_value out = typed_copy(env, napi_float64_array, sizeof(double), values, t->count);
-  free(values);
+/* One figure of every flow (the double at `field` in its row) as a Float64Array. */
+static napi_value column(napi_env env, const table_t *t, size_t field) {
+  double *values;
+  napi_value out = new_typed(env, napi_float64_array, sizeof(double), t->count, (void **)&values);
+  if (out) for (size_t id = 0; id < t->count; id++) values[id] = *(const double *)((const char *)&t->flows[id] + field);
   return out;
 }
 
 static int set(napi_env env, napi_value object, const char *name, napi_value value) {
   return value != NULL && napi_set_named_property(env, object, name, value) == napi_ok;
+}
+
+/* The flows as FlowColumns plus groupStarts, built straight into the typed arrays handed to JavaScript. */
+static napi_value columns(napi_env env, table_t *t) {
+  size_t n = t->count;
+  size_t group_count = (size_t)((t->records + (1 << GROUP_BITS) - 1) >> GROUP_BITS);
+  int32_t *keys;
+  uint32_t *start, *groups;
+  double *starts;
+  napi_value out, count;
+  napi_value keys_array = new_typed(env, napi_int32_array, sizeof(int32_t), n * KEY_WORDS, (void **)&keys);
+  napi_value start_array = new_typed(env, napi_uint32_array, sizeof(uint32_t), n + 1, (void **)&start);
+  napi_value groups_array = new_typed(env, napi_uint32_array, sizeof(uint32_t), t->log_count, (void **)&groups);
+  napi_value starts_array = new_typed(env, napi_float64_array, sizeof(double), group_count + 1, (void **)&starts);
+  if (!keys_array || !start_array || !groups_array || !starts_array) return NULL;
+  for (size_t id = 0; id < n; id++) memcpy(keys + id * KEY_WORDS, t->flows[id].key, sizeof t->flows[id].key);
+  /* Each flow's record groups: a counting sort over the log keeps file order within a flow. */
+  memset(start, 0, (n + 1) * sizeof *start);
+  for (size_t i = 0; i < t->log_count; i++) start[t->log_flow[i] + 1]++;
+  for (size_t id = 0; id < n; id++) start[id + 1] += start[id];
+  for (size_t i = 0; i < t->log_count; i++) groups[start[t->log_flow[i]]++] = t->log_group[i];
+  for (size_t id = n; id > 0; id--) start[id] = start[id - 1]; /* the fill moved each start to the next */
+  start[0] = 0;
+  if (group_count > 0) memcpy(starts, t->group_starts, group_count * sizeof *starts);
+  starts[group_count] = t->end;
+  if (napi_create_object(env, &out) != napi_ok || napi_create_uint32(env, (uint32_t)n, &count) != napi_ok ||
+      !set(env, out, "count", count) || !set(env, out, "keys", keys_array) ||
+      !set(env, out, "packets", column(env, t, offsetof(flow_t, packets))) ||
+      !set(env, out, "bytes", column(env, t, offsetof(flow_t, bytes))) ||
+      !set(env, out, "firstSec", column(env, t, offsetof(flow_t, first_sec))) ||
+      !set(env, out, "firstNsec", column(env, t, offsetof(flow_t, first_nsec))) ||
+      !set(env, out, "lastSec", column(env, t, offsetof(flow_t, last_sec))) ||
+      !set(env, out, "lastNsec", column(env, t, offsetof(flow_t, last_nsec))) ||
+      !set(env, out, "groupStart", start_array) || !set(env, out, "groups", groups_array) ||
+      !set(env, out, "groupStarts", starts_array)) {
+    return NULL;
+  }
+  return out;
 }
 
 static napi_value finish(napi_env env, napi_callback_info info) {
@@ -724,53 +768,11 @@ static napi_value finish(napi_env env, napi_callback_info info) {
   table_t *t = argc == 1 ? get_table(env, argv[0], 1) : NULL;
   if (!t) return fail(env, "finish(table): bad arguments");
   if (t->finished) return fail(env, "finish(table): the table was already finished");
-  if (t->failed) {
-    release(t);
-    t->finished = 1;
-    return fail(env, "index_native: out of memory while building the flow table");
-  }
-  size_t n = t->count;
-  /* Each flow's record groups: a counting sort over the log keeps file order within a flow. */
-  uint32_t *start = calloc(n + 1, sizeof *start);
-  uint32_t *groups = malloc((t->log_count ? t->log_count : 1) * sizeof *groups);
-  int32_t *keys = malloc((n ? n : 1) * sizeof(int32_t) * KEY_WORDS);
-  size_t group_count = (size_t)((t->records + (1 << GROUP_BITS) - 1) >> GROUP_BITS);
-  napi_value out = NULL;
-  if (start && groups && keys) {
-    for (size_t i = 0; i < t->log_count; i++) start[t->log_flow[i] + 1]++;
-    for (size_t id = 0; id < n; id++) start[id + 1] += start[id];
-    for (size_t i = 0; i < t->log_count; i++) groups[start[t->log_flow[i]]++] = t->log_group[i];
-    for (size_t id = n; id > 0; id--) start[id] = start[id - 1]; /* the fill moved each start to the next */
-    start[0] = 0;
-    for (size_t id = 0; id < n; id++) memcpy(keys + id * KEY_WORDS, t->flows[id].key, sizeof t->flows[id].key);
-    if (group_count >= t->group_capacity) {
-      t->group_starts = grow(t->group_starts, &t->group_capacity, sizeof(double), group_count + 1, &t->failed);
-    }
-    if (!t->failed) {
-      t->group_starts[group_count] = t->end;
-      napi_value count;
-      if (napi_create_object(env, &out) != napi_ok || napi_create_uint32(env, (uint32_t)n, &count) != napi_ok ||
-          !set(env, out, "count", count) ||
-          !set(env, out, "keys", typed_copy(env, napi_int32_array, sizeof(int32_t), keys, n * KEY_WORDS)) ||
-          !set(env, out, "packets", column(env, t, offsetof(flow_t, packets))) ||
-          !set(env, out, "bytes", column(env, t, offsetof(flow_t, bytes))) ||
-          !set(env, out, "firstSec", column(env, t, offsetof(flow_t, first_sec))) ||
-          !set(env, out, "firstNsec", column(env, t, offsetof(flow_t, first_nsec))) ||
-          !set(env, out, "lastSec", column(env, t, offsetof(flow_t, last_sec))) ||
-          !set(env, out, "lastNsec", column(env, t, offsetof(flow_t, last_nsec))) ||
-          !set(env, out, "groupStart", typed_copy(env, napi_uint32_array, sizeof(uint32_t), start, n + 1)) ||
-          !set(env, out, "groups", typed_copy(env, napi_uint32_array, sizeof(uint32_t), groups, t->log_count)) ||
-          !set(env, out, "groupStarts",
-               typed_copy(env, napi_float64_array, sizeof(double), t->group_starts, group_count + 1))) {
-        out = NULL;
-      }
-    }
-  }
-  free(start);
-  free(groups);
-  free(keys);
+  napi_value out = t->failed ? NULL : columns(env, t);
+  int failed = t->failed;
   release(t);
   t->finished = 1;
+  if (failed) return fail(env, "index_native: out of memory while building the flow table");
   if (!out) return fail(env, "index_native: out of memory while encoding the flow table");
   return out;
 }
