@@ -45,3 +45,24 @@ export function tempDir(t: {after: (fn: () => void) => void}, prefix = 'pcapkit-
 export function errorText(r: SpawnSyncReturns<Buffer>): string {
   return r.stderr.toString().replace(/\s*\n\s*›\s*/g, ' ')
 }
+
+/** A classic pcap file header: little-endian, microseconds. */
+export function pcapHeader(linkType = 1, snaplen = 65535): Buffer {
+  const h = Buffer.alloc(24)
+  h.writeUInt32LE(0xa1b2c3d4, 0)
+  h.writeUInt16LE(2, 4)
+  h.writeUInt16LE(4, 6)
+  h.writeUInt32LE(snaplen, 16)
+  h.writeUInt32LE(linkType, 20)
+  return h
+}
+
+/** A classic pcap record (little-endian header) around `data`. */
+export function pcapRecord(sec: number, usec: number, data: Buffer, origLen = data.length, caplen = data.length): Buffer {
+  const h = Buffer.alloc(16)
+  h.writeUInt32LE(sec, 0)
+  h.writeUInt32LE(usec, 4)
+  h.writeUInt32LE(caplen, 8)
+  h.writeUInt32LE(origLen, 12)
+  return Buffer.concat([h, data])
+}

@@ -5,7 +5,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {CORPUS, HAVE_SHARED, SHARED, capturesIn, tempDir} from './helpers.js'
+import {CORPUS, HAVE_SHARED, SHARED, capturesIn, pcapHeader, pcapRecord, tempDir} from './helpers.js'
 import {ReferenceFlows} from './support/reference-flows.js'
 import {StatsAccumulator} from '../src/dataset/file-stats.js'
 import {FlowIndexer, type FileFlows} from '../src/dataset/flow-indexer.js'
@@ -223,22 +223,11 @@ test('native flows equal the JavaScript decoder\'s on random header chains cut a
   const dir = tempDir(t)
   const rand = randomSource(0x5eed1234)
   for (const linkType of [1, 113, 276, 0, 101, 9, 105, 127, 192, 239]) {
-    const parts: Buffer[] = []
-    const header = Buffer.alloc(24)
-    header.writeUInt32LE(0xa1b2c3d4, 0)
-    header.writeUInt16LE(2, 4)
-    header.writeUInt16LE(4, 6)
-    header.writeUInt32LE(65535, 16)
-    header.writeUInt32LE(linkType, 20)
-    parts.push(header)
+    const parts = [pcapHeader(linkType)]
     for (let i = 0; i < 20_000; i++) {
       const data = randomPacket(rand, linkType)
-      const h = Buffer.alloc(16)
-      h.writeUInt32LE(1_700_000_000 + rand(100), 0) // out of order on purpose: first/last must still agree
-      h.writeUInt32LE(rand(1_000_000), 4)
-      h.writeUInt32LE(data.length, 8)
-      h.writeUInt32LE(data.length + rand(100), 12)
-      parts.push(h, data)
+      // Out of order on purpose: first/last must still agree.
+      parts.push(pcapRecord(1_700_000_000 + rand(100), rand(1_000_000), data, data.length + rand(100)))
     }
     const path = join(dir, `random-${linkType}.pcap`)
     writeFileSync(path, Buffer.concat(parts))

@@ -5,7 +5,7 @@ import {spawnSync} from 'node:child_process'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gunzipSync, gzipSync} from 'node:zlib'
-import {HAVE_SHARED, SHARED, capturesIn, tempDir} from './helpers.js'
+import {HAVE_SHARED, SHARED, capturesIn, pcapHeader, pcapRecord, tempDir} from './helpers.js'
 import {CaptureReader, type PacketRecord} from '../src/pcap/reader.js'
 import {bufferSource} from '../src/pcap/source.js'
 import {AtomicFileSink, PcapWriter, PcapngWriter} from '../src/pcap/writer.js'
@@ -134,25 +134,6 @@ test('gzip is detected by magic, not by name', {skip: !HAVE_SHARED}, async (t) =
   assert.equal(a.reader.gzip, true)
   assert.deepEqual(a.recs, await readBuffer(plain))
 })
-
-function pcapHeader(linkType = 1, snaplen = 65535): Buffer {
-  const h = Buffer.alloc(24)
-  h.writeUInt32LE(0xa1b2c3d4, 0)
-  h.writeUInt16LE(2, 4)
-  h.writeUInt16LE(4, 6)
-  h.writeUInt32LE(snaplen, 16)
-  h.writeUInt32LE(linkType, 20)
-  return h
-}
-
-function pcapRecord(sec: number, usec: number, data: Buffer, origLen = data.length, caplen = data.length): Buffer {
-  const h = Buffer.alloc(16)
-  h.writeUInt32LE(sec, 0)
-  h.writeUInt32LE(usec, 4)
-  h.writeUInt32LE(caplen, 8)
-  h.writeUInt32LE(origLen, 12)
-  return Buffer.concat([h, data])
-}
 
 test('damaged inputs give clear errors and keep what came before', async () => {
   await assert.rejects(readBuffer(Buffer.alloc(0), 'empty.pcap'), /empty\.pcap: empty file/)
